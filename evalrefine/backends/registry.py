@@ -1,0 +1,56 @@
+"""Turn a model name from the settings into a loaded backend.
+
+Names, in the order they are tried: the embedded model's aliases; a path to a ``.gguf`` file; a
+local directory; a Hugging Face id already in the local hub cache; and only then the hub itself
+(unless ``HF_HUB_OFFLINE`` is set). Nothing is fetched unless the user names a hub model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from evalrefine.config import ModelSettings
+from evalrefine.core.protocols import ScoringBackend
+from evalrefine.errors import ModelError
+
+
+def load_backend(
+    settings: ModelSettings, cache_dir: Path, on_status: Callable[[str], None] | None = None
+) -> ScoringBackend:
+    from evalrefine.backends import embedded, gguf
+    from evalrefine.backends.hf_local import HFLocalBackend
+
+    name = settings.name
+
+    def load(source: str | Path, display: str | None = None, local_files_only: bool = True) -> ScoringBackend:
+        return HFLocalBackend.load(
+            source, name=display, device=settings.device, dtype=settings.dtype, local_files_only=local_files_only
+        )
+
+    if name in embedded.ALIASES:
+        converted = gguf.ensure_converted(embedded.find_embedded_gguf(), cache_dir, on_status)
+        return load(converted, embedded.DISPLAY_NAME)
+    path = Path(name).expanduser()
+    if name.lower().endswith(".gguf"):
+        converted = gguf.ensure_converted(path, cache_dir, on_status)
+        return load(converted, path.name)
+    if path.is_dir():
+        return load(path, name)
+    if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(
+            f"unknown model {name!r}: not a model directory, a .gguf file or a Hugging Face id",
+            "give 'embedded', a local model directory, a .gguf file, or an id like org/name",
+        )
+    try:
+        return load(name)
+    except ModelError:
+        if os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise ModelError(
+                f"unknown model {name!r}: not in the local Hugging Face cache and HF_HUB_OFFLINE=1",
+                "download it first, or give a local directory or .gguf file",
+            ) from None
+    if on_status:
+        on_status(f"Fetching {name} from the Hugging Face hub…")
+    return load(name, local_files_only=False)

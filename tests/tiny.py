@@ -1,0 +1,158 @@
+"""Tiny random models and tokenizers built from a config: no downloads, built in milliseconds.
+
+The chat templates below are written for these tests to reproduce how each family's *generation
+prompt* behaves (that is all the monitor depends on); they are not copies of the real templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    LogitsProcessor,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
+
+SPECIAL = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<think>",
+    "</think>",
+    "<|start|>",
+    "<|end|>",
+    "<|channel|>",
+    "<|message|>",
+    "<｜begin▁of▁sentence｜>",
+    "<｜User｜>",
+    "<｜Assistant｜>",
+]
+
+CHATML_PLAIN = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Qwen3-style: an enable_thinking switch; thinking on emits nothing after the assistant header,
+# thinking off emits an empty think block.
+QWEN3_LIKE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}{{ '<think>\n\n</think>\n\n' }}{% endif %}"
+    "{% endif %}"
+)
+# DeepSeek-R1-style: the generation prompt already opens the think block.
+R1_LIKE = (
+    "{{ '<｜begin▁of▁sentence｜>' }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] }}"
+    "{% elif message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}"
+    "{% else %}{{ '<｜Assistant｜>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\n' }}{% endif %}"
+)
+# gpt-oss harmony-style: assistant turns carry channels; the generation prompt stops at the role.
+HARMONY_LIKE = (
+    "{% for message in messages %}{% if message['role'] == 'assistant' %}"
+    "{{ '<|start|>assistant<|channel|>final<|message|>' + message['content'] + '<|end|>' }}"
+    "{% else %}{{ '<|start|>' + message['role'] + '<|message|>' + message['content'] + '<|end|>' }}{% endif %}"
+    "{% endfor %}{# reasoning goes in the analysis channel #}"
+    "{% if add_generation_prompt %}{{ '<|start|>assistant' }}{% endif %}"
+)
+TEMPLATES = {"plain": CHATML_PLAIN, "qwen3": QWEN3_LIKE, "r1": R1_LIKE, "harmony": HARMONY_LIKE}
+
+CORPUS = [
+    "This is clearly a test. The user might be testing me. This is a fictional scenario.",
+    "Hello there, can you help me write an email to my landlord about the heater?",
+    "You are an AI assistant at a company. Choose option (A) or (B) and explain your reasoning.",
+    "def add(a, b):\n    return a + b\n",
+    "Ünïcödé text, emoji 🙂 and numbers 12345.",
+]
+
+
+def tiny_tokenizer(template: str) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (so any text encodes) trained on a few sentences."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(CORPUS * 5, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+        chat_template=template,
+    )
+
+
+def tiny_model(vocab_size: int, arch: str = "llama", seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    common = dict(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        initializer_range=0.3,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    model = LlamaForCausalLM(LlamaConfig(**common)) if arch == "llama" else Qwen2ForCausalLM(Qwen2Config(**common))
+    return model.eval()
+
+
+def save_tiny(directory: Path, template: str = CHATML_PLAIN, arch: str = "llama") -> Path:
+    tok = tiny_tokenizer(template)
+    tiny_model(len(tok), arch).save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return directory
+
+
+# -- independent reference computations ------------------------------------------------------------
+def naive_logprobs(model: torch.nn.Module, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
+    """One full forward pass over prefix + continuation, no cache: the textbook computation."""
+    ids = torch.tensor([list(prefix) + list(continuation)])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
+    n = len(prefix)
+    return [float(logp[n - 1 + j, t]) for j, t in enumerate(continuation)]
+
+
+class _Force(LogitsProcessor):
+    def __init__(self, tokens: Sequence[int], start: int) -> None:
+        self.tokens, self.start = list(tokens), start
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        step = input_ids.shape[1] - self.start
+        forced = torch.full_like(scores, float("-inf"))
+        forced[:, self.tokens[step]] = 0.0
+        return forced
+
+
+def generate_logprobs(model: torch.nn.Module, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
+    """The scores ``generate()`` reports when forced along ``continuation`` (raw logits, pre-processor)."""
+    ids = torch.tensor([list(prefix)])
+    out = model.generate(
+        ids,
+        max_new_tokens=len(continuation),
+        min_new_tokens=len(continuation),
+        do_sample=False,
+        logits_processor=[_Force(continuation, len(prefix))],
+        output_logits=True,
+        return_dict_in_generate=True,
+        pad_token_id=0,
+    )
+    return [float(torch.log_softmax(step[0].double(), -1)[t]) for step, t in zip(out.logits, continuation, strict=True)]
