@@ -57,8 +57,10 @@ def main() -> None:
     t_mon = median_seconds(lambda: monitor.score_prepared(prepared), args.repeats)
     t_mon_all = median_seconds(lambda: monitor.score(conv), args.repeats)
     t_naive = median_seconds(naive, args.repeats)
-    print(f"model {backend.name}, threads {torch.get_num_threads()}, prompt {len(prepared.ids)} tokens, "
-          f"{len(SENTENCES)} sentences ({[len(c) for c in prepared.continuations]} tokens), median of {args.repeats}")
+    print(
+        f"model {backend.name}, threads {torch.get_num_threads()}, prompt {len(prepared.ids)} tokens, "
+        f"{len(SENTENCES)} sentences ({[len(c) for c in prepared.continuations]} tokens), median of {args.repeats}"
+    )
     print(f"one forward pass over the prompt      {t_fwd * 1e3:8.1f} ms   1.00x")
     print(f"evalrefine monitor (scoring)          {t_mon * 1e3:8.1f} ms   {t_mon / t_fwd:.2f}x   (goal <= 1.15)")
     print(f"evalrefine monitor (+ template, tok.) {t_mon_all * 1e3:8.1f} ms   {t_mon_all / t_fwd:.2f}x")

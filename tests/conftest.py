@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["EVALREFINE_CONFIG"] = str(Path(__file__).parent / "no-such-config.toml")
+# References a developer built on this machine must not change what tests see.
+os.environ["EVALREFINE_DATA_DIR"] = tempfile.mkdtemp(prefix="evalrefine-test-data-")
+KEEP_ENV = ("EVALREFINE_CONFIG", "EVALREFINE_DATA_DIR")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -19,7 +23,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in list(os.environ):
-        if key.startswith("EVALREFINE_") and key != "EVALREFINE_CONFIG":
+        if key.startswith("EVALREFINE_") and key not in KEEP_ENV:
             monkeypatch.delenv(key)
     yield
 

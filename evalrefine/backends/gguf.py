@@ -84,7 +84,6 @@ def ensure_converted(gguf: Path, cache_dir: Path, on_status: Callable[[str], Non
     return target
 
 
-def conversion_info(converted: Path) -> dict[str, str]:
-    """What was converted: the source path and its SHA-256."""
-    data: dict[str, str] = json.loads((converted / MARKER).read_text())
-    return data
+def gguf_identity(converted: Path) -> str:
+    """The weights identity of a converted GGUF: the source file's SHA-256."""
+    return "gguf:" + str(json.loads((converted / MARKER).read_text())["sha256"])

@@ -6,6 +6,7 @@ is in :mod:`evalrefine.backends.torch_scoring`. Only backend modules import torc
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,24 @@ def resolve_dtype(setting: str, device: str) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[setting]
 
 
+def directory_identity(directory: Path) -> str:
+    """A cheap weights identity for a model directory: config plus each weight file's size and its
+    first and last MiB (hashing gigabytes on every start would cost more than the scoring)."""
+    digest = hashlib.sha256()
+    config = directory / "config.json"
+    if config.is_file():
+        digest.update(config.read_bytes())
+    for f in sorted(directory.iterdir()):
+        if f.suffix in (".safetensors", ".bin", ".pt", ".gguf"):
+            size = f.stat().st_size
+            digest.update(f"{f.name}:{size}".encode())
+            with f.open("rb") as fh:
+                digest.update(fh.read(1 << 20))
+                fh.seek(max(0, size - (1 << 20)))
+                digest.update(fh.read(1 << 20))
+    return digest.hexdigest()
+
+
 def quiet_transformers() -> None:
     """transformers prints progress bars and advice on load; the front ends show their own progress."""
     import transformers
@@ -52,12 +71,26 @@ def quiet_transformers() -> None:
 class HFLocalBackend:
     """A causal LM and its tokenizer, loaded with transformers."""
 
-    def __init__(self, model: Any, tokenizer: Any, name: str, strategy: Strategy | None = None) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, name: str, strategy: Strategy | None = None, identity: str | None = None
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self._name = name
         self.strategy = strategy
         """Scoring strategy (see torch_scoring); ``None`` picks the fastest the model supports."""
+        self._identity = identity
+
+    @property
+    def fingerprint(self) -> str:
+        """The identity given at load time, else a hash of the parameters (for in-memory models)."""
+        if self._identity is None:
+            digest = hashlib.sha256()
+            for name, tensor in sorted(self.model.state_dict().items()):
+                digest.update(name.encode())
+                digest.update(tensor.detach().float().cpu().numpy().tobytes())
+            self._identity = digest.hexdigest()
+        return self._identity
 
     @classmethod
     def load(
@@ -68,6 +101,7 @@ class HFLocalBackend:
         device: str = "auto",
         dtype: str = "auto",
         local_files_only: bool = True,
+        identity: str | None = None,
     ) -> HFLocalBackend:
         """Load from a local directory (or a hub id when ``local_files_only`` is False)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -82,7 +116,11 @@ class HFLocalBackend:
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load model {source!s}: {first}", "check the model name or path") from None
-        return cls(model.to(dev), tokenizer, name or str(source))
+        if identity is None and Path(source).is_dir():
+            identity = directory_identity(Path(source))
+        if identity is None:
+            identity = f"hub:{source}@{getattr(model.config, '_commit_hash', None) or 'unknown'}"
+        return cls(model.to(dev), tokenizer, name or str(source), identity=identity)
 
     # -- ChatTokenizer ---------------------------------------------------------------------------
     @property

@@ -24,18 +24,25 @@ def load_backend(
 
     name = settings.name
 
-    def load(source: str | Path, display: str | None = None, local_files_only: bool = True) -> ScoringBackend:
+    def load(
+        source: str | Path, display: str | None = None, local_files_only: bool = True, identity: str | None = None
+    ) -> ScoringBackend:
         return HFLocalBackend.load(
-            source, name=display, device=settings.device, dtype=settings.dtype, local_files_only=local_files_only
+            source,
+            name=display,
+            device=settings.device,
+            dtype=settings.dtype,
+            local_files_only=local_files_only,
+            identity=identity,
         )
 
     if name in embedded.ALIASES:
         converted = gguf.ensure_converted(embedded.find_embedded_gguf(), cache_dir, on_status)
-        return load(converted, embedded.DISPLAY_NAME)
+        return load(converted, embedded.DISPLAY_NAME, identity=gguf.gguf_identity(converted))
     path = Path(name).expanduser()
     if name.lower().endswith(".gguf"):
         converted = gguf.ensure_converted(path, cache_dir, on_status)
-        return load(converted, path.name)
+        return load(converted, path.name, identity=gguf.gguf_identity(converted))
     if path.is_dir():
         return load(path, name)
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:

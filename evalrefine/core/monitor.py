@@ -16,6 +16,8 @@ is flagged ``boundary_merged`` so the choice is visible.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,6 +105,12 @@ class StartOfCotMonitor:
         self.sentences = tuple(sentences)
         self.cot_opener = cot_opener
         self._format = detect_reasoning_format(backend.chat_template)
+
+    @property
+    def model_fingerprint(self) -> str:
+        """Everything except the sentence that changes a score: weights, chat template, opener."""
+        parts = [self.backend.fingerprint, self.backend.chat_template or "", self.cot_opener]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
     def prepare(self, conversation: Conversation) -> PreparedPrompt:
         """Render, append the opener and tokenize; check that everything fits in the context."""

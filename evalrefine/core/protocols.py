@@ -64,3 +64,8 @@ class ScoringBackend(ChatTokenizer, ContinuationScorer, Protocol):
     def context_length(self) -> int:
         """The largest number of tokens the model accepts."""
         ...
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the weights (not just the name): stored scores are reused only when it matches."""
+        ...

@@ -34,6 +34,7 @@ def test_wheel_ships_prompts_and_rubrics(tmp_path: Path) -> None:
         shipped = {p.name for p in (REPO / kind).iterdir() if p.is_file()}
         assert shipped
         assert {n.rsplit("/", 1)[-1] for n in names if n.startswith(f"evalrefine/_data/{kind}/")} == shipped
+    assert "evalrefine/references/smollm2-wildchat.json" in names
     # And the installed layout resolves: unpack the wheel and import from there.
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)

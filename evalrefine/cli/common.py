@@ -1,0 +1,128 @@
+"""What every command shares: settings with flags on top, model loading with a status line,
+reading the prompt, and batch scoring with a progress bar that survives Ctrl-C."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from evalrefine.config import Settings, load_settings
+from evalrefine.core.batch import PromptFailed, PromptScored, score_records
+from evalrefine.core.conversation import Conversation, conversation_from_stdin, load_conversation
+from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.prompt_sets import PromptRecord
+from evalrefine.core.protocols import ScoringBackend
+from evalrefine.core.reference import Reference, ReferenceStore
+from evalrefine.core.score_cache import ScoreCache
+
+err_console = Console(stderr=True, highlight=False)
+
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="'embedded', a model directory, a .gguf file or a hub id.")
+]
+SentenceOpt = Annotated[
+    list[str] | None, typer.Option("--sentence", "-s", help="Eval-aware sentence to force (repeatable).")
+]
+OpenerOpt = Annotated[
+    str | None,
+    typer.Option("--cot-opener", help="Text that opens the reasoning (default: detected from the chat template)."),
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+ReferenceOpt = Annotated[
+    str | None, typer.Option("--reference", help="Reference set to place scores in (default: the matching one).")
+]
+
+
+def _unescape(text: str) -> str:
+    """Shells pass ``<think>\\n`` literally; accept ``\\n`` and ``\\t`` escapes in --cot-opener."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
+def build_settings(
+    model: str | None = None,
+    sentences: Sequence[str] | None = None,
+    opener: str | None = None,
+    device: str | None = None,
+    reference: str | None = None,
+) -> Settings:
+    """Settings with the command-line flags on top (sources are deep-merged by pydantic-settings)."""
+    overrides: dict[str, dict[str, object]] = {}
+    model_flags: dict[str, object] = {k: v for k, v in {"name": model, "device": device}.items() if v is not None}
+    if model_flags:
+        overrides["model"] = model_flags
+    monitor_flags: dict[str, object] = {}
+    if sentences:
+        monitor_flags["sentences"] = list(sentences)
+    if opener is not None:
+        monitor_flags["cot_opener"] = _unescape(opener)
+    if monitor_flags:
+        overrides["monitor"] = monitor_flags
+    if reference is not None:
+        overrides["calibration"] = {"reference": reference}
+    return load_settings(**overrides)
+
+
+def load_model(settings: Settings, quiet: bool = False) -> ScoringBackend:
+    from evalrefine.backends.registry import load_backend
+
+    with err_console.status(f"Loading {settings.model.name} model…") as status:
+        return load_backend(settings.model, settings.cache_dir, on_status=None if quiet else status.update)
+
+
+def read_prompt(file: str, system: str | None) -> Conversation:
+    if file == "-":
+        return conversation_from_stdin(sys.stdin.read(), system)
+    return load_conversation(Path(file), system)
+
+
+def reference_store(settings: Settings) -> ReferenceStore:
+    shipped = Path(__file__).resolve().parents[1] / "references"
+    return ReferenceStore(settings.data_dir / "references", sorted(shipped.glob("*.json")))
+
+
+def find_reference(settings: Settings, monitor: StartOfCotMonitor) -> Reference | None:
+    return reference_store(settings).for_fingerprint(monitor.model_fingerprint, settings.calibration.reference)
+
+
+def monitor_for(backend: ScoringBackend, settings: Settings, extra: Sequence[str] = ()) -> StartOfCotMonitor:
+    """A monitor over the configured sentences, then ``extra`` ones (joint sentences, a reference's needs)."""
+    sentences = list(dict.fromkeys([*settings.monitor.sentences, *extra]))
+    return StartOfCotMonitor(backend, sentences, settings.monitor.cot_opener)
+
+
+def score_with_progress(
+    monitor: StartOfCotMonitor, records: Sequence[PromptRecord], settings: Settings, label: str, quiet: bool = False
+) -> list[PromptScored]:
+    """Score ``records`` through the persistent cache; Ctrl-C keeps what was scored (exit 130)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    cache = ScoreCache(settings.cache_dir / "scores.sqlite")
+    done: list[PromptScored] = []
+    failed: list[PromptFailed] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err_console, disable=quiet, transient=False) as progress:
+            task = progress.add_task(label, total=len(records))
+            for event in score_records(monitor, records, cache):
+                if isinstance(event, PromptScored):
+                    done.append(event)
+                else:
+                    failed.append(event)
+                progress.advance(task)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted: {len(done)} of {len(records)} prompts scored and kept in {cache.path}; "
+            "run the same command again to resume"
+        )
+        raise SystemExit(130) from None
+    finally:
+        cache.close()
+    for f in failed:
+        err_console.print(f"[yellow]skipped[/] {f.message}")
+    return done

@@ -1,0 +1,203 @@
+"""Reference sets: monitor scores of known deployment (and eval) prompts, stored without their text.
+
+A raw probability means little to an author; a percentile of real traffic does. A reference holds,
+for each prompt, the log P of every sentence it was built with and the prompt's token count,
+keyed by the monitor's model fingerprint (weights, chat template, opener). A reference whose
+fingerprint differs from the current monitor's is never used silently: lookups by name raise, and
+automatic lookups skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from evalrefine.core.joint import LogisticJoint, feature_row, logsumexp
+from evalrefine.errors import EvalRefineError, InputError
+
+Label = Literal["deploy", "eval"]
+FORMAT_VERSION = 1
+
+
+class ReferenceError(EvalRefineError):
+    title = "reference problem"
+
+
+@dataclass(frozen=True)
+class ReferenceEntry:
+    id: str
+    dataset: str
+    label: Label
+    prompt_tokens: int
+    logprobs: tuple[float, ...]
+    """Aligned with :attr:`Reference.sentences`."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    name: str
+    model: str
+    model_fingerprint: str
+    sentences: tuple[str, ...]
+    """Every sentence scored for each entry (eval-aware sentences and the joint monitor's extra ones)."""
+    eval_sentences: tuple[str, ...]
+    """The eval-aware ones: what the ``any`` combination sums over."""
+    entries: tuple[ReferenceEntry, ...]
+    provenance: Mapping[str, object] = field(default_factory=dict)
+    joint: LogisticJoint | None = None
+    """The fitted combination, present only when it beat every single sentence on held-out folds."""
+    path: Path | None = None
+
+    # -- views -------------------------------------------------------------------------------
+    def labelled(self, label: Label) -> list[ReferenceEntry]:
+        return [e for e in self.entries if e.label == label]
+
+    def logprob_map(self, entry: ReferenceEntry) -> dict[str, float]:
+        return dict(zip(self.sentences, entry.logprobs, strict=True))
+
+    def sentence_scores(self, sentence: str, label: Label = "deploy") -> np.ndarray:
+        i = self.sentences.index(sentence)
+        return np.array([e.logprobs[i] for e in self.labelled(label)])
+
+    def joint_method(self) -> str:
+        return "logistic" if self.joint is not None else "any"
+
+    def joint_score(self, logprobs: Mapping[str, float], prompt_tokens: int) -> float:
+        if self.joint is not None:
+            return self.joint.score(logprobs, prompt_tokens)
+        return logsumexp([logprobs[s] for s in self.eval_sentences])
+
+    def joint_scores(self, label: Label = "deploy") -> np.ndarray:
+        return np.array([self.joint_score(self.logprob_map(e), e.prompt_tokens) for e in self.labelled(label)])
+
+    def required_sentences(self) -> tuple[str, ...]:
+        """The sentences a monitor must score for this reference's joint score."""
+        needed = list(self.eval_sentences)
+        if self.joint is not None:
+            needed += [f for f in self.joint.features if f in self.sentences and f not in needed]
+        return tuple(needed)
+
+    # -- storage -----------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "model": self.model,
+            "model_fingerprint": self.model_fingerprint,
+            "sentences": list(self.sentences),
+            "eval_sentences": list(self.eval_sentences),
+            "provenance": dict(self.provenance),
+            "joint": self.joint.as_dict() if self.joint else None,
+            "entries": [
+                {
+                    "id": e.id,
+                    "dataset": e.dataset,
+                    "label": e.label,
+                    "prompt_tokens": e.prompt_tokens,
+                    "logprobs": [round(x, 6) for x in e.logprobs],
+                }
+                for e in self.entries
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], path: Path | None = None) -> Reference:
+        try:
+            entries = tuple(
+                ReferenceEntry(
+                    str(e["id"]),
+                    str(e["dataset"]),
+                    e["label"],
+                    int(e["prompt_tokens"]),
+                    tuple(float(x) for x in e["logprobs"]),
+                )
+                for e in data["entries"]
+            )
+            joint = data.get("joint")
+            return cls(
+                str(data["name"]),
+                str(data["model"]),
+                str(data["model_fingerprint"]),
+                tuple(data["sentences"]),
+                tuple(data["eval_sentences"]),
+                entries,
+                dict(data.get("provenance") or {}),
+                LogisticJoint.from_dict(joint) if isinstance(joint, dict) else None,
+                path,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            where = path or "reference"
+            raise ReferenceError(f"{where}: not a valid reference file ({exc})", "rebuild it") from None
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":")))
+        os.replace(tmp, path)  # atomic: a crash never leaves half a reference
+        return path
+
+
+def load_reference(path: Path) -> Reference:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReferenceError(f"{path}: cannot read reference: {exc}", "rebuild it") from None
+    return Reference.from_dict(data, path)
+
+
+class ReferenceStore:
+    """Named references in the user's data directory, plus the read-only ones shipped with evalrefine."""
+
+    def __init__(self, directory: Path, shipped: Sequence[Path] = ()) -> None:
+        self.directory = directory
+        self.shipped = tuple(shipped)
+
+    def path_for(self, name: str) -> Path:
+        if not name or "/" in name or name.startswith("."):
+            raise InputError(f"invalid reference name {name!r}", "use letters, digits, '-' and '_'")
+        return self.directory / f"{name}.json"
+
+    def all(self) -> list[Reference]:
+        paths = sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []
+        return [load_reference(p) for p in [*paths, *self.shipped]]
+
+    def get(self, name: str) -> Reference:
+        for ref in self.all():
+            if ref.name == name:
+                return ref
+        raise ReferenceError(f"no reference named {name!r}", "see `evalrefine reference list`")
+
+    def remove(self, name: str) -> Path:
+        path = self.path_for(name)
+        if not path.is_file():
+            if any(r.name == name for r in self.all()):
+                raise ReferenceError(f"{name!r} ships with evalrefine and cannot be removed")
+            raise ReferenceError(f"no reference named {name!r}", "see `evalrefine reference list`")
+        path.unlink()
+        return path
+
+    def for_fingerprint(self, fingerprint: str, name: str | None = None) -> Reference | None:
+        """The named reference (which must match), or the first one that matches."""
+        if name:
+            ref = self.get(name)
+            if ref.model_fingerprint != fingerprint:
+                raise ReferenceError(
+                    f"reference {name!r} was built for {ref.model} with a different model, chat template or "
+                    "CoT opener than the current one",
+                    "rebuild it with `evalrefine reference build`, or pick another with --reference",
+                )
+            return ref
+        return next((r for r in self.all() if r.model_fingerprint == fingerprint), None)
+
+
+def build_feature_matrix(ref: Reference, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` over all entries, ``y`` = 1 for eval prompts."""
+    x = np.array([feature_row(ref.logprob_map(e), e.prompt_tokens, features) for e in ref.entries])
+    y = np.array([1 if e.label == "eval" else 0 for e in ref.entries])
+    return x, y

@@ -1,0 +1,128 @@
+"""`evalrefine validate` and `evalrefine reference build` end to end on a tiny local model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from evalrefine.backends.hf_local import HFLocalBackend
+from evalrefine.core.conversation import Conversation
+from evalrefine.core.monitor import StartOfCotMonitor
+from tests.tiny import CORPUS, TEMPLATES, save_tiny
+
+SENTENCES = ["This is clearly a test", "The user might be testing"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("validate")
+    model = save_tiny(root / "model", TEMPLATES["plain"])
+    words = " ".join(CORPUS).split()
+    evals = [
+        {"id": f"e{i}", "text": "Choose (A) or (B). " + " ".join(words[i : i + 6]), "dataset": "mcq"} for i in range(24)
+    ]
+    deploys = [{"text": "hey can you help me " + " ".join(words[i + 3 : i + 12])} for i in range(24)]
+    (root / "evals.jsonl").write_text("\n".join(json.dumps(r) for r in evals))
+    with (root / "deploy.csv").open("w") as fh:
+        fh.write("text\n" + "".join(f'"{r["text"]}"\n' for r in deploys))
+    return {"root": root, "model": model, "evals": root / "evals.jsonl", "deploy": root / "deploy.csv"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evalrefine.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+def test_validate_json_contract_and_numbers(setup: dict[str, Path]) -> None:
+    env = {"EVALREFINE_CACHE_DIR": str(setup["root"] / "cache")}
+    proc = run(
+        "validate",
+        "--eval",
+        str(setup["evals"]),
+        "--deploy",
+        str(setup["deploy"]),
+        "--model",
+        str(setup["model"]),
+        "--json",
+        "--png",
+        str(setup["root"] / "roc.png"),
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert (data["n_eval"], data["n_deploy"]) == (24, 24)
+    assert data["joint"]["method"] in ("any", "logistic")
+    # each sentence's AUROC uses its raw log P: recompute independently and compare with scikit-learn
+    monitor = StartOfCotMonitor(HFLocalBackend.load(setup["model"]), SENTENCES)
+    words = " ".join(CORPUS).split()
+    texts = [f"Choose (A) or (B). {' '.join(words[i : i + 6])}" for i in range(24)] + [
+        f"hey can you help me {' '.join(words[i + 3 : i + 12])}" for i in range(24)
+    ]
+    scores = np.array([[s.logprob for s in monitor.score(Conversation.from_user_text(t)).sentences] for t in texts])
+    y = np.r_[np.ones(24), np.zeros(24)]
+    for j, entry in enumerate(data["sentences"]):
+        assert entry["sentence"] == SENTENCES[j]
+        assert entry["auroc"] == pytest.approx(roc_auc_score(y, scores[:, j]), abs=1e-9)
+        assert entry["ci"][0] <= entry["auroc"] <= entry["ci"][1]
+    assert (setup["root"] / "roc.png").read_bytes()[:4] == b"\x89PNG"
+    # second run: everything comes from the score cache, same numbers
+    again = json.loads(
+        run(
+            "validate",
+            "--eval",
+            str(setup["evals"]),
+            "--deploy",
+            str(setup["deploy"]),
+            "--model",
+            str(setup["model"]),
+            "--json",
+            env=env,
+        ).stdout
+    )
+    assert again["sentences"] == data["sentences"]
+
+
+def test_reference_build_list_score_remove(setup: dict[str, Path]) -> None:
+    env = {"EVALREFINE_DATA_DIR": str(setup["root"] / "data"), "EVALREFINE_CACHE_DIR": str(setup["root"] / "cache")}
+    proc = run(
+        "reference",
+        "build",
+        "--deploy",
+        str(setup["deploy"]),
+        "--eval",
+        str(setup["evals"]),
+        "--name",
+        "mine",
+        "--model",
+        str(setup["model"]),
+        "--json",
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n_deploy"] == 24
+    listed = json.loads(run("reference", "list", "--json", env=env).stdout)
+    assert "mine" in [r["name"] for r in listed]
+    prompt = setup["root"] / "p.txt"
+    prompt.write_text("This is a hypothetical scenario. Choose (A) or (B).")
+    scored = run("score", str(prompt), "--model", str(setup["model"]), "--json", env=env)
+    data = json.loads(scored.stdout)
+    assert data["reference"] == "mine" and 0 <= data["percentile"] <= 100
+    assert all(0 <= s["percentile"] <= 100 for s in data["sentences"])
+    assert data["joint"]["percentile"] == data["percentile"]
+    # the shipped SmolLM2 reference is never applied to this other model
+    refused = run("score", str(prompt), "--model", str(setup["model"]), "--reference", "smollm2-wildchat", env=env)
+    assert refused.returncode == 2 and "different model" in refused.stderr
+    assert run("reference", "remove", "mine", env=env).returncode == 0
+    assert "mine" not in [r["name"] for r in json.loads(run("reference", "list", "--json", env=env).stdout)]
