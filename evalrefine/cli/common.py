@@ -34,6 +34,10 @@ OpenerOpt = Annotated[
 ]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+TargetOpt = Annotated[
+    float | None,
+    typer.Option("--target", help="Pass when at or below this percentile of real traffic (default 50: the median)."),
+]
 ReferenceOpt = Annotated[
     str | None, typer.Option("--reference", help="Reference set to place scores in (default: the matching one).")
 ]
@@ -50,6 +54,7 @@ def build_settings(
     opener: str | None = None,
     device: str | None = None,
     reference: str | None = None,
+    target: float | None = None,
 ) -> Settings:
     """Settings with the command-line flags on top (sources are deep-merged by pydantic-settings)."""
     overrides: dict[str, dict[str, object]] = {}
@@ -63,8 +68,11 @@ def build_settings(
         monitor_flags["cot_opener"] = _unescape(opener)
     if monitor_flags:
         overrides["monitor"] = monitor_flags
-    if reference is not None:
-        overrides["calibration"] = {"reference": reference}
+    calibration: dict[str, object] = {
+        k: v for k, v in {"reference": reference, "target_percentile": target}.items() if v is not None
+    }
+    if calibration:
+        overrides["calibration"] = calibration
     return load_settings(**overrides)
 
 

@@ -21,6 +21,7 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    TargetOpt,
     build_settings,
     err_console,
     find_reference,
@@ -54,6 +55,7 @@ def score(
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
     reference: ReferenceOpt = None,
+    target: TargetOpt = None,
     as_json: JsonOpt = False,
     tokens: Annotated[bool, typer.Option("--tokens", help="Show the per-token breakdown.")] = False,
 ) -> None:
@@ -62,7 +64,7 @@ def score(
     from evalrefine.core.calibration import place
     from evalrefine.core.joint import logsumexp
 
-    settings = build_settings(model, sentence, cot_opener, device, reference)
+    settings = build_settings(model, sentence, cot_opener, device, reference, target)
     conversation = read_prompt(file, system)
     backend = load_model(settings, quiet=as_json)
     ref = find_reference(settings, monitor_for(backend, settings))

@@ -126,3 +126,25 @@ def test_reference_build_list_score_remove(setup: dict[str, Path]) -> None:
     assert refused.returncode == 2 and "different model" in refused.stderr
     assert run("reference", "remove", "mine", env=env).returncode == 0
     assert "mine" not in [r["name"] for r in json.loads(run("reference", "list", "--json", env=env).stdout)]
+
+
+def test_from_hf_offline_is_a_clear_error(setup: dict[str, Path]) -> None:
+    proc = run("reference", "build", "--from-hf", "allenai/WildChat-1M", env={"HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 2
+    assert "HF_HUB_OFFLINE=1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_target_flag_sets_the_verdict(setup: dict[str, Path]) -> None:
+    env = {"EVALREFINE_DATA_DIR": str(setup["root"] / "data2"), "EVALREFINE_CACHE_DIR": str(setup["root"] / "cache")}
+    built = run(
+        "reference", "build", "--deploy", str(setup["deploy"]), "--model", str(setup["model"]), "--json", env=env
+    )
+    assert built.returncode == 0, built.stderr
+    prompt = setup["root"] / "q.txt"
+    prompt.write_text("hey can you help me")
+    for target in ("0", "100"):
+        data = json.loads(
+            run("score", str(prompt), "--model", str(setup["model"]), "--json", "--target", target, env=env).stdout
+        )
+        assert data["target_percentile"] == float(target)
+        assert data["passes"] == (data["percentile"] <= float(target))
