@@ -156,3 +156,42 @@ def generate_logprobs(model: torch.nn.Module, prefix: Sequence[int], continuatio
         pad_token_id=0,
     )
     return [float(torch.log_softmax(step[0].double(), -1)[t]) for step, t in zip(out.logits, continuation, strict=True)]
+
+
+def planted_model(
+    tokenizer: PreTrainedTokenizerFast, target_token: int, trigger_tokens: Sequence[int]
+) -> torch.nn.Module:
+    """A one-layer Llama whose attention is uniform over the prefix (queries and keys are zero) and
+    whose MLP is off, so the target token's logit at the last position grows with the *share* of
+    trigger tokens in the prompt: spans holding triggers have planted, known-sign effects."""
+    torch.manual_seed(0)
+    hidden = 32
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config).eval()
+    direction = torch.zeros(hidden)
+    direction[0] = 1.0
+    with torch.no_grad():
+        emb = model.model.embed_tokens.weight
+        emb.normal_(0, 0.05)
+        emb[:, 0] = 0.0
+        emb[list(trigger_tokens), 0] = 3.0
+        attn = model.model.layers[0].self_attn
+        attn.q_proj.weight.zero_()
+        attn.k_proj.weight.zero_()
+        attn.v_proj.weight.copy_(torch.eye(hidden))
+        attn.o_proj.weight.copy_(4.0 * torch.eye(hidden))
+        model.model.layers[0].mlp.down_proj.weight.zero_()
+        head = model.lm_head.weight
+        head.normal_(0, 0.05)
+        head[target_token] = 6.0 * direction
+    return model

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from evalrefine.backends.torch_scoring import Strategy, score_continuations
+from evalrefine.backends.torch_scoring import Strategy, score_continuations, score_variants, token_saliency
 from evalrefine.core.conversation import Message
 from evalrefine.errors import ModelError
 
@@ -162,3 +162,32 @@ class HFLocalBackend:
     # -- ContinuationScorer ----------------------------------------------------------------------
     def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
         return score_continuations(self.model, prefix, continuations, self.strategy)
+
+    def score_variants(
+        self, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]]
+    ) -> list[list[list[float]]]:
+        return score_variants(self.model, prompts, continuations, self.strategy)
+
+    # -- GradientScorer --------------------------------------------------------------------------
+    def token_saliency(
+        self,
+        prompt_text: str,
+        prompt_ids: Sequence[int],
+        continuations: Sequence[Sequence[int]],
+        weights: Sequence[float],
+    ) -> list[tuple[int, int, float]]:
+        scores = token_saliency(self.model, prompt_ids, continuations, weights)
+        return [(s, e, v) for (s, e), v in zip(self.token_offsets(prompt_text, prompt_ids), scores, strict=True)]
+
+    def token_offsets(self, text: str, ids: Sequence[int]) -> list[tuple[int, int]]:
+        """Character range of each token of ``text`` (whose tokens are ``ids``)."""
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        if list(enc["input_ids"]) == list(ids):
+            return [(int(s), int(e)) for s, e in enc["offset_mapping"]]
+        # Fallback: walk the decoded pieces (byte-level tokens may split a character).
+        spans, pos = [], 0
+        for i in range(len(ids)):
+            piece_end = len(self.tokenizer.decode(list(ids[: i + 1])))
+            spans.append((pos, max(pos, piece_end)))
+            pos = max(pos, piece_end)
+        return spans

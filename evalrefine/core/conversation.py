@@ -53,17 +53,20 @@ class Conversation:
         return [m.as_dict() for m in self.messages]
 
 
-def validate_conversation(conversation: Conversation, source: str = "input") -> Conversation:
-    """Check that the conversation can be scored: non-empty, ends with a non-empty user turn."""
+def validate_conversation(conversation: Conversation, source: str = "input", allow_empty: bool = False) -> Conversation:
+    """Check that the conversation can be scored: it ends with a user turn, which must be non-empty
+    unless ``allow_empty`` (attribution deletes spans, and may delete a whole turn)."""
     msgs = conversation.messages
-    if not msgs or not any(m.content.strip() for m in msgs if m.role != "system"):
+    if not msgs:
+        raise InputError(f"{source}: the prompt is empty", "give the text of the user turn to score")
+    if not allow_empty and not any(m.content.strip() for m in msgs if m.role != "system"):
         raise InputError(f"{source}: the prompt is empty", "give the text of the user turn to score")
     if msgs[-1].role != "user":
         raise InputError(
             f"{source}: the last message is from {msgs[-1].role!r}, not 'user'",
             "end the conversation with the user turn whose answer's reasoning should be scored",
         )
-    if not msgs[-1].content.strip():
+    if not allow_empty and not msgs[-1].content.strip():
         raise InputError(f"{source}: the last user turn is empty", "give the text of the user turn")
     for i, m in enumerate(msgs):
         if m.role == "system" and i != 0:

@@ -112,9 +112,9 @@ class StartOfCotMonitor:
         parts = [self.backend.fingerprint, self.backend.chat_template or "", self.cot_opener]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
-    def prepare(self, conversation: Conversation) -> PreparedPrompt:
+    def prepare(self, conversation: Conversation, allow_empty: bool = False) -> PreparedPrompt:
         """Render, append the opener and tokenize; check that everything fits in the context."""
-        validate_conversation(conversation)
+        validate_conversation(conversation, allow_empty=allow_empty)
         rendered = self.backend.render_chat(conversation.messages, template_kwargs=self._format.template_kwargs)
         opener, family = opener_to_append(self._format, rendered, self.cot_opener)
         text = rendered + opener
@@ -140,7 +140,16 @@ class StartOfCotMonitor:
         return PreparedPrompt(text, tuple(ids), opener, family, self.sentences, tuple(continuations), tuple(merged))
 
     def score_prepared(self, prepared: PreparedPrompt) -> MonitorResult:
-        logprobs = self.backend.score_continuations(prepared.ids, prepared.continuations)
+        return self._result(prepared, self.backend.score_continuations(prepared.ids, prepared.continuations))
+
+    def score_many(self, conversations: Sequence[Conversation], allow_empty: bool = False) -> list[MonitorResult]:
+        """Score variants of one prompt together; the backend computes their shared prefix once.
+        ``conversations[0]`` should be the one the others were edited from."""
+        prepared = [self.prepare(c, allow_empty) for c in conversations]
+        logprobs = self.backend.score_variants([p.ids for p in prepared], [p.continuations for p in prepared])
+        return [self._result(p, lp) for p, lp in zip(prepared, logprobs, strict=True)]
+
+    def _result(self, prepared: PreparedPrompt, logprobs: Sequence[Sequence[float]]) -> MonitorResult:
         scores = []
         for sentence, cont, lps, was_merged in zip(
             prepared.sentences, prepared.continuations, logprobs, prepared.boundary_merged, strict=True

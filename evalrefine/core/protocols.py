@@ -50,6 +50,15 @@ class ContinuationScorer(Protocol):
         """
         ...
 
+    def score_variants(
+        self, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]]
+    ) -> list[list[list[float]]]:
+        """:meth:`score_continuations` for several prompts at once (``continuations[i]`` belong to
+        ``prompts[i]``). Prompts usually share a long prefix with ``prompts[0]`` (attribution edits
+        one span at a time), which a backend may compute once; a simple backend may just loop.
+        """
+        ...
+
 
 @runtime_checkable
 class ScoringBackend(ChatTokenizer, ContinuationScorer, Protocol):
@@ -68,4 +77,22 @@ class ScoringBackend(ChatTokenizer, ContinuationScorer, Protocol):
     @property
     def fingerprint(self) -> str:
         """Identifies the weights (not just the name): stored scores are reused only when it matches."""
+        ...
+
+
+@runtime_checkable
+class GradientScorer(Protocol):
+    """Gradients of forced-continuation log-probabilities (local models only)."""
+
+    def token_saliency(
+        self,
+        prompt_text: str,
+        prompt_ids: Sequence[int],
+        continuations: Sequence[Sequence[int]],
+        weights: Sequence[float],
+    ) -> list[tuple[int, int, float]]:
+        """Gradient × input of ``Σ_i weights[i] · log P(continuation i)`` for each prompt token.
+
+        Returns ``(start, end, score)`` per prompt token, character offsets into ``prompt_text``.
+        """
         ...

@@ -125,3 +125,22 @@ def test_single_token_sentences_and_batch_order(strategy: Strategy) -> None:
 
 def test_default_strategy_is_packed_for_sdpa() -> None:
     assert supports_packed(make_backend("plain").model)
+
+
+@pytest.mark.parametrize("strategy", ["packed", "cached"])
+@pytest.mark.parametrize("family", ["plain", "qwen3"])
+def test_score_many_variants_equals_naive(family: str, strategy: Strategy) -> None:
+    from evalrefine.core.spans import delete_spans, split_spans
+
+    backend = make_backend(family, strategy=strategy)
+    conv = CONVERSATIONS["system+multi"]
+    spans = split_spans(conv, "word")
+    variants = [conv, *[delete_spans(conv, [s]) for s in spans], delete_spans(conv, spans)]
+    monitor = StartOfCotMonitor(backend, SENTENCES)
+    results = monitor.score_many(variants, allow_empty=True)
+    assert len(results) == len(variants)
+    for variant, result in zip(variants, results, strict=True):
+        assert result.prompt == monitor.prepare(variant, allow_empty=True)
+        for s in result.sentences:
+            naive = naive_logprobs(backend.model, result.prompt.ids, [t.token_id for t in s.tokens])
+            assert [t.logprob for t in s.tokens] == pytest.approx(naive, abs=1e-4)

@@ -1,0 +1,105 @@
+"""``evalrefine explain``: the prompt painted by which wording drives the eval-awareness score."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from evalrefine.cli.common import (
+    DeviceOpt,
+    JsonOpt,
+    ModelOpt,
+    OpenerOpt,
+    ReferenceOpt,
+    SentenceOpt,
+    build_settings,
+    find_reference,
+    load_model,
+    monitor_for,
+    read_prompt,
+)
+from evalrefine.core.attribution.base import Attribution
+from evalrefine.core.attribution.target import AnyTarget, JointTarget, SentenceTarget, Target
+from evalrefine.core.conversation import Conversation
+
+
+def explain_command(
+    file: Annotated[str, typer.Argument(help="Prompt file (as for score) or - for stdin.")],
+    method: Annotated[
+        str, typer.Option("--method", help="loo (exact), ablation (many spans) or gradient (fast).")
+    ] = "loo",
+    granularity: Annotated[str, typer.Option("--granularity", help="sentence, clause or word.")] = "sentence",
+    system: Annotated[
+        str | None, typer.Option("--system", help="System prompt to put before the conversation.")
+    ] = None,
+    sentence: SentenceOpt = None,
+    model: ModelOpt = None,
+    cot_opener: OpenerOpt = None,
+    device: DeviceOpt = None,
+    reference: ReferenceOpt = None,
+    top: Annotated[int, typer.Option("--top", help="How many spans to list.")] = 5,
+    no_check: Annotated[bool, typer.Option("--no-check", help="Skip the deletion-curve faithfulness check.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which spans raise the probability that the model calls this a test (a heatmap, top spans and a
+    faithfulness check). With one --sentence, that sentence's log P; with none, the joint score."""
+    from evalrefine.core.attribution.explain import METHODS, explain
+    from evalrefine.core.spans import GRANULARITIES
+    from evalrefine.errors import InputError
+
+    if method not in METHODS:
+        raise InputError(f"unknown --method {method!r}", f"use one of {', '.join(METHODS)}")
+    if granularity not in GRANULARITIES:
+        raise InputError(f"unknown --granularity {granularity!r}", f"use one of {', '.join(GRANULARITIES)}")
+    settings = build_settings(model, sentence, cot_opener, device, reference)
+    conversation = read_prompt(file, system)
+    backend = load_model(settings, quiet=as_json)
+    target: Target
+    if sentence:
+        target = SentenceTarget(sentence[0]) if len(sentence) == 1 else AnyTarget(tuple(sentence))
+    else:
+        ref = find_reference(settings, monitor_for(backend, settings))
+        target = JointTarget(ref) if ref else AnyTarget(tuple(settings.monitor.sentences))
+    monitor = monitor_for(backend, settings, target.sentences)
+    with Console(stderr=True).status(f"Attributing with {method}…"):
+        result = explain(monitor, target, conversation, method, granularity, check=not no_check)  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps(attribution_dict(result, conversation, granularity)))
+        return
+    from evalrefine.cli.render_explain import explanation
+
+    Console().print(explanation(result, conversation, top))
+
+
+def attribution_dict(result: Attribution, conversation: Conversation, granularity: str) -> dict[str, object]:
+    """The ``--json`` shape (a contract: add keys freely, never remove these)."""
+    curve = result.faithfulness
+    return {
+        "method": result.method,
+        "granularity": granularity,
+        "target": result.target,
+        "units": result.units,
+        "logprob": result.value,
+        "spans": [
+            {
+                "message": e.span.message,
+                "role": conversation.messages[e.span.message].role,
+                "start": e.span.start,
+                "end": e.span.end,
+                "text": e.span.text,
+                "effect": e.effect,
+            }
+            for e in result.spans
+        ],
+        "faithfulness": None
+        if curve is None
+        else {
+            "k": list(curve.ks),
+            "top_deleted": list(curve.top),
+            "random_deleted": list(curve.random),
+            "trustworthy": curve.trustworthy,
+        },
+    }
