@@ -84,6 +84,7 @@ def main() -> None:
     ]
     print(f"\ncost on {min(5, len(deploy))} deployment prompts of 250–350 tokens (median of 3 runs each):")
     model = backend.model  # type: ignore[attr-defined]
+    loo, grad = LeaveOneOut(monitor, target), GradientTimesInput(monitor, target)
     for rec in deploy[:5]:
         ids = torch.tensor([list(monitor.prepare(rec.conversation).ids)])
 
@@ -93,7 +94,6 @@ def main() -> None:
 
         spans = split_spans(rec.conversation, "sentence")
         t_fwd = median_seconds(forward, 3, warmup=1)
-        loo, grad = LeaveOneOut(monitor, target), GradientTimesInput(monitor, target)
         t_loo = median_seconds(lambda c=rec.conversation, s=spans: loo.attribute(c, s), 3, 1)
         t_grad = median_seconds(lambda c=rec.conversation, s=spans: grad.attribute(c, s), 3, 1)
         n = len(spans)
