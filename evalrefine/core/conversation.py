@@ -7,11 +7,11 @@ message a line); every problem is reported with the file (and line) and how to f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from evalrefine.core.jsonio import json_lines, parse_json
 from evalrefine.errors import InputError
 
 Role = Literal["system", "user", "assistant"]
@@ -104,44 +104,26 @@ def messages_from_json(data: object, source: str) -> tuple[Message, ...]:
     return tuple(msgs)
 
 
-def _parse_json(text: str, source: str) -> tuple[Message, ...]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})", "fix the JSON syntax"
-        ) from None
-    return messages_from_json(data, source)
-
-
 def _parse_jsonl(text: str, source: str) -> tuple[Message, ...]:
-    msgs: list[Message] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{source}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{where}: malformed JSON: {exc.msg} (column {exc.colno})", "one JSON message object per line"
-            ) from None
-        msgs.append(_message_from(obj, where))
-    return tuple(msgs)
+    return tuple(_message_from(obj, f"{source}:{lineno}") for lineno, obj in json_lines(text, source))
 
 
 def parse_prompt_text(text: str, source: str, suffix: str = "") -> Conversation:
     """Turn file contents into a conversation, by suffix; stdin (no suffix) is sniffed."""
     suffix = suffix.lower()
     if suffix == ".json":
-        msgs = _parse_json(text, source)
+        msgs = messages_from_json(parse_json(text, source), source)
     elif suffix == ".jsonl":
         msgs = _parse_jsonl(text, source)
     elif suffix in TEXT_SUFFIXES or suffix:
         msgs = (Message("user", text),)
     else:  # stdin: JSON if it looks like JSON, else the whole text is the user turn
         stripped = text.lstrip()
-        msgs = _parse_json(text, source) if stripped[:1] in ("[", "{") else (Message("user", text),)
+        msgs = (
+            messages_from_json(parse_json(text, source), source)
+            if stripped[:1] in ("[", "{")
+            else (Message("user", text),)
+        )
     return validate_conversation(Conversation(msgs), source)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from evalrefine.core.conversation import Conversation, Message, messages_from_json, read_text_file
 from evalrefine.core.conversation import validate_conversation as _validate
+from evalrefine.core.jsonio import json_lines, parse_json
 from evalrefine.errors import InputError
 
 TEXT_FIELDS = ("text", "prompt", "input", "question", "messages", "conversation")
@@ -59,24 +60,12 @@ def _record_from_object(obj: object, where: str, default_id: str, default_datase
 
 
 def _iter_jsonl(text: str, path: Path, dataset: str) -> Iterator[PromptRecord]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"{where}: malformed JSON: {exc.msg} (column {exc.colno})", "one JSON object a line"
-            ) from None
-        yield _record_from_object(obj, where, f"{path.stem}:{lineno}", dataset)
+    for lineno, obj in json_lines(text, str(path)):
+        yield _record_from_object(obj, f"{path}:{lineno}", f"{path.stem}:{lineno}", dataset)
 
 
 def _iter_json(text: str, path: Path, dataset: str) -> Iterator[PromptRecord]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg}", "fix the JSON syntax") from None
+    data = parse_json(text, str(path))
     if not isinstance(data, list):
         raise InputError(f"{path}: expected a JSON list of prompt records")
     for i, obj in enumerate(data, start=1):
