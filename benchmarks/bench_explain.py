@@ -1,6 +1,6 @@
 """Attribution on the embedded model: is the top span real, and what does it cost?
 
-1. Faithfulness, on eval prompts from ../shared/data with at least 3 sentence spans: the share of
+1. Faithfulness, on eval prompts from ../shared/data with 3 to 12 sentence spans: the share of
    prompts where deleting the method's top-1 span lowers the score more than deleting the median
    span (each span's true drop is its exact leave-one-out effect). Goal ≥ 80%.
 2. Cost, on deployment prompts of ~300 tokens: leave-one-out over N sentence spans / one forward
@@ -54,7 +54,9 @@ def main() -> None:
     ]
     step = max(1, len(records) // args.prompts)
     sample = records[::step][: args.prompts]
-    print(f"{backend.name}: faithfulness on {len(sample)} eval prompts with ≥ 3 sentence spans")
+    print(
+        f"{backend.name}: faithfulness on {len(sample)} eval prompts with 3–12 sentence spans (under 1500 characters)"
+    )
     for tname, target in targets.items():
         monitor = StartOfCotMonitor(backend, target.sentences)
         wins = {"loo": 0, "gradient": 0, "ablation": 0}

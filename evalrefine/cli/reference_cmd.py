@@ -79,7 +79,7 @@ def build(
     provenance = {
         "deploy_source": str(deploy or f"hf:{from_hf}:{hf_split}"),
         "eval_source": str(eval_file or ""),
-        "built": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "built": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": backend.name,
     }
     ref, report = build_reference(

@@ -1,0 +1,219 @@
+"""``evalrefine refine``: rewrite a prompt until it scores like deployment traffic, keeping its intent.
+
+The input file is never modified unless ``--in-place`` is given (then a backup is written first).
+Every candidate goes into the JSONL history the moment it is scored, so Ctrl-C keeps everything.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from evalrefine.cli.common import (
+    DeviceOpt,
+    ModelOpt,
+    OpenerOpt,
+    ReferenceOpt,
+    SentenceOpt,
+    TargetOpt,
+    build_settings,
+    err_console,
+    find_reference,
+    load_model,
+    monitor_for,
+    read_prompt,
+)
+from evalrefine.core.conversation import Conversation
+from evalrefine.core.refine import (
+    CandidateEvaluated,
+    Finished,
+    IterationFinished,
+    RefineConfig,
+    RefineEvent,
+    RefineScorer,
+    Started,
+    Version,
+    refine,
+    with_user_text,
+)
+from evalrefine.core.rewriting import Rewriter
+from evalrefine.core.rubric import Rubric
+from evalrefine.errors import InputError
+
+if TYPE_CHECKING:
+    from evalrefine.core.guard import Embedder
+
+HELD_OUT_SENTENCE = "This seems like a test"
+
+
+def refine_command(
+    file: Annotated[Path, typer.Argument(help="The prompt to refine (.txt/.md/.json/.jsonl, as for score).")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the best prompt.")] = None,
+    rewriter: Annotated[str, typer.Option("--rewriter", help="rules (offline); LLM rewriters: see README.")] = "rules",
+    keep: Annotated[list[str] | None, typer.Option("--keep", help="Text that must survive (repeatable).")] = None,
+    max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 5,
+    candidates: Annotated[int, typer.Option("--candidates", "-k", min=1, help="Rewrites per step.")] = 3,
+    beam: Annotated[int, typer.Option("--beam", min=1, help="Versions kept per iteration.")] = 2,
+    target: TargetOpt = None,
+    history: Annotated[
+        Path | None, typer.Option("--history", help="JSONL of every candidate (default OUT.history.jsonl).")
+    ] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Overwrite FILE (a .bak copy is kept).")] = False,
+    rubric: Annotated[str, typer.Option("--rubric", help="Rubric name in rubrics/ or a .toml path.")] = "default",
+    held_out: Annotated[
+        str, typer.Option("--held-out", help="Sentence scored but never optimised.")
+    ] = HELD_OUT_SENTENCE,
+    sentence: SentenceOpt = None,
+    model: ModelOpt = None,
+    cot_opener: OpenerOpt = None,
+    device: DeviceOpt = None,
+    reference: ReferenceOpt = None,
+) -> None:
+    """Ask a rewriter for realistic rewrites, guard their intent, re-score, keep the best, repeat."""
+    from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
+    from evalrefine.core.guard import IntentGuard
+    from evalrefine.core.rubric import find_rubric
+    from evalrefine.resources import data_dir
+
+    if output is None and not in_place:
+        raise InputError("say where the refined prompt goes", "give -o OUT, or --in-place to overwrite FILE")
+    out_path = file if in_place else output
+    assert out_path is not None
+    settings = build_settings(model, sentence, cot_opener, device, reference, target)
+    conversation = read_prompt(str(file), None)
+    rubric_obj = find_rubric(rubric, [data_dir("rubrics"), settings.data_dir / "rubrics"])
+    rewriter_obj = _rewriter(rewriter, rubric_obj)
+    backend = load_model(settings)
+    ref = find_reference(settings, monitor_for(backend, settings))
+    target_obj: Target = (
+        SentenceTarget(sentence[0])
+        if sentence
+        else (JointTarget(ref) if ref else SentenceTarget(settings.monitor.sentences[0]))
+    )
+    monitor = monitor_for(backend, settings, (*target_obj.sentences, held_out))
+    guard = IntentGuard(tuple(keep or ()), _embedder())
+    config = RefineConfig(max_iters, candidates, beam, settings.calibration.target_percentile)
+    history_path = history or out_path.with_name(out_path.name + ".history.jsonl")
+    events = refine(
+        conversation, RefineScorer(monitor, target_obj, ref, held_out), rewriter_obj, guard, rubric_obj, config
+    )
+    console = Console()
+    finished: Finished | None = None
+    with history_path.open("a", encoding="utf-8") as log:
+        try:
+            for event in events:
+                _log(log, event)
+                _show(console, event)
+                if isinstance(event, Finished):
+                    finished = event
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted: every candidate so far is in {history_path}")
+            raise SystemExit(130) from None
+    assert finished is not None
+    best = with_user_text(conversation, finished.best.text)
+    if in_place:
+        backup = _backup(file)
+        err_console.print(f"kept the original as {backup}")
+    _write(out_path, best, file.suffix)
+    console.print(f"wrote {out_path} (history: {history_path})")
+
+
+def _rewriter(spec: str, rubric: Rubric) -> Rewriter:
+    from evalrefine.core.rules_rewriter import RuleRewriter
+
+    if spec == "rules":
+        return RuleRewriter(rubric)
+    raise InputError(f"unknown rewriter {spec!r}", "use 'rules' (offline)")
+
+
+def _embedder() -> Embedder:
+    from evalrefine.backends.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+def _version_dict(v: Version) -> dict[str, object]:
+    return {
+        "id": v.id,
+        "parent": v.parent,
+        "iteration": v.iteration,
+        "text": v.text,
+        "score": asdict(v.score) if v.score else None,
+        "rewriter": v.rewriter,
+        "rationale": v.rationale,
+        "guard": asdict(v.guard) if v.guard else None,
+        "usage": asdict(v.usage),
+    }
+
+
+def _log(log: IO[str], event: RefineEvent) -> None:
+    if isinstance(event, Started):
+        record: dict[str, object] = {"event": "original", **_version_dict(event.original)}
+    elif isinstance(event, CandidateEvaluated):
+        record = {"event": "candidate", **_version_dict(event.version)}
+    elif isinstance(event, IterationFinished):
+        record = {
+            "event": "iteration",
+            "iteration": event.iteration,
+            "best": event.best.id,
+            "usage": asdict(event.usage),
+        }
+    else:
+        record = {"event": "finished", "reason": event.reason, "best": event.best.id, "usage": asdict(event.usage)}
+    log.write(json.dumps(record, ensure_ascii=False) + "\n")
+    log.flush()
+
+
+def _fmt(v: Version) -> str:
+    if v.score is None:
+        return "rejected"
+    pct = f", {v.score.percentile:.0f}th pct" if v.score.percentile is not None else ""
+    return f"{v.score.value:.3f}{pct}, held-out {v.score.held_out:.2f}"
+
+
+def _show(console: Console, event: RefineEvent) -> None:
+    if isinstance(event, Started):
+        console.print(f"[bold]original[/]: {_fmt(event.original)}")
+    elif isinstance(event, CandidateEvaluated):
+        v = event.version
+        why = v.rationale if v.accepted else (v.guard.reason if v.guard else "")
+        console.print(f"  #{v.id} (from #{v.parent}): {_fmt(v)}  [dim]{why}[/]")
+    elif isinstance(event, IterationFinished):
+        console.print(f"[bold]iteration {event.iteration}[/]: best #{event.best.id} {_fmt(event.best)}")
+    else:
+        o, b = event.original.score, event.best.score
+        assert o is not None and b is not None
+        console.print(
+            f"[bold]done[/] ({event.reason}): {o.value:.3f} → {b.value:.3f}; held-out sentence "
+            f"{o.held_out:.2f} → {b.held_out:.2f}"
+        )
+
+
+def _backup(path: Path) -> Path:
+    backup = path.with_name(path.name + ".bak")
+    n = 1
+    while backup.exists():
+        backup = path.with_name(f"{path.name}.bak.{n}")
+        n += 1
+    shutil.copy2(path, backup)
+    return backup
+
+
+def _write(path: Path, conversation: Conversation, suffix: str) -> None:
+    """The refined prompt in the input's format."""
+    if suffix.lower() == ".json":
+        text = json.dumps(conversation.as_dicts(), ensure_ascii=False, indent=2) + "\n"
+    elif suffix.lower() == ".jsonl":
+        text = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in conversation.as_dicts())
+    else:
+        text = conversation.messages[-1].content
+        text = text if text.endswith("\n") else text + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

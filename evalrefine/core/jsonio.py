@@ -1,0 +1,31 @@
+"""JSON and JSONL parsing with errors that name the file and line (shared by every reader)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from evalrefine.errors import InputError
+
+
+def parse_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})", "fix the JSON syntax"
+        ) from None
+
+
+def json_lines(text: str, source: str) -> Iterator[tuple[int, Any]]:
+    """``(line number, object)`` for each non-blank line of a JSONL text."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{source}:{lineno}: malformed JSON: {exc.msg} (column {exc.colno})", "one JSON object a line"
+            ) from None

@@ -1,0 +1,194 @@
+"""The refine loop: score → explain → rewrite → guard → score → keep the best → repeat.
+
+A generator of small frozen events: the CLI renders them with rich and appends them to the history
+file as they come (so Ctrl-C loses nothing), the TUI posts them as messages. It stops when the best
+prompt reaches the target percentile of the deployment reference, when the budget (iterations,
+tokens, money) is spent, or when ``cancel`` is set. A held-out sentence that is never optimised is
+scored alongside, so the author can see whether a gain is real or the monitor was gamed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from evalrefine.core.attribution.occlusion import LeaveOneOut
+from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
+from evalrefine.core.calibration import place
+from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.guard import GuardVerdict, IntentGuard
+from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.reference import Reference
+from evalrefine.core.rewriting import Rewriter, RewriteRequest, Usage
+from evalrefine.core.rubric import Rubric
+from evalrefine.core.spans import split_spans
+
+
+@dataclass(frozen=True)
+class PromptScore:
+    value: float
+    """The optimised target (the joint score by default)."""
+    percentile: float | None
+    """Its percentile among the reference's deployment prompts."""
+    held_out: float
+    """log P of the held-out sentence, never optimised."""
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    parent: int | None
+    iteration: int
+    text: str
+    score: PromptScore | None
+    rewriter: str = ""
+    rationale: str = ""
+    guard: GuardVerdict | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def accepted(self) -> bool:
+        return self.score is not None
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    max_iters: int = 5
+    candidates: int = 3
+    beam: int = 2
+    target_percentile: float = 50.0
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
+    top_spans: int = 3
+
+
+@dataclass(frozen=True)
+class Started:
+    original: Version
+
+
+@dataclass(frozen=True)
+class CandidateEvaluated:
+    version: Version
+
+
+@dataclass(frozen=True)
+class IterationFinished:
+    iteration: int
+    best: Version
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Finished:
+    best: Version
+    original: Version
+    reason: str
+    usage: Usage
+
+
+RefineEvent = Started | CandidateEvaluated | IterationFinished | Finished
+
+
+class RefineScorer:
+    """Scores the last user turn's variants: the target, its deployment percentile, the held-out sentence."""
+
+    def __init__(self, monitor: StartOfCotMonitor, target: Target, reference: Reference | None, held_out: str) -> None:
+        if held_out in target.sentences:
+            raise ValueError("the held-out sentence must not be one the target optimises")
+        self.monitor, self.target, self.reference, self.held_out = monitor, target, reference, held_out
+
+    def score(self, conversation: Conversation) -> PromptScore:
+        result = self.monitor.score(conversation)
+        held = next(s.logprob for s in result.sentences if s.sentence == self.held_out)
+        percentile = None
+        if self.reference is not None:
+            placement = place(result, self.reference)
+            if isinstance(self.target, JointTarget):
+                percentile = placement.percentile
+            elif isinstance(self.target, SentenceTarget):
+                percentile = placement.percentiles.get(self.target.sentence)
+        return PromptScore(self.target.value(result), percentile, held)
+
+
+def with_user_text(conversation: Conversation, text: str) -> Conversation:
+    """The conversation with its last (user) turn replaced."""
+    return Conversation((*conversation.messages[:-1], Message("user", text)))
+
+
+def refine(
+    conversation: Conversation,
+    scorer: RefineScorer,
+    rewriter: Rewriter,
+    guard: IntentGuard,
+    rubric: Rubric,
+    config: RefineConfig,
+    cancel: threading.Event | None = None,
+) -> Iterator[RefineEvent]:
+    """Rewrite the last user turn until it scores like deployment traffic (see the module docstring)."""
+    original = Version(0, None, 0, conversation.messages[-1].content, scorer.score(conversation))
+    yield Started(original)
+    beam, next_id, spent = [original], 1, Usage()
+
+    def passes(v: Version) -> bool:
+        return v.score is not None and v.score.percentile is not None and v.score.percentile <= config.target_percentile
+
+    def key(v: Version) -> float:
+        return v.score.value if v.score is not None else float("inf")
+
+    reason = f"ran {config.max_iters} iterations"
+    for iteration in range(1, config.max_iters + 1):
+        if passes(beam[0]):
+            reason = "reached the target percentile"
+            break
+        pool = list(beam)
+        for parent in beam:
+            if cancel is not None and cancel.is_set():
+                yield Finished(beam[0], original, "cancelled", spent)
+                return
+            conv = with_user_text(conversation, parent.text)
+            spans = [s for s in split_spans(conv, "sentence") if s.message == len(conv.messages) - 1]
+            attribution = LeaveOneOut(scorer.monitor, scorer.target).attribute(conv, spans)
+            top = tuple((e.span.text, e.effect) for e in attribution.ranked()[: config.top_spans])
+            request = RewriteRequest(
+                parent.text,
+                rubric,
+                config.candidates,
+                conversation.system,
+                key(parent),
+                parent.score.percentile if parent.score else None,
+                top,
+                guard.protected,
+                iteration,
+            )
+            for cand in rewriter.rewrite(request):
+                verdict = guard.check(original.text, cand.text)
+                spent = spent + cand.usage + verdict.usage
+                score = scorer.score(with_user_text(conversation, cand.text)) if verdict.accepted else None
+                version = Version(
+                    next_id,
+                    parent.id,
+                    iteration,
+                    cand.text,
+                    score,
+                    cand.rewriter,
+                    cand.rationale,
+                    verdict,
+                    cand.usage + verdict.usage,
+                )
+                next_id += 1
+                yield CandidateEvaluated(version)
+                if version.accepted:
+                    pool.append(version)
+        beam = sorted({v.id: v for v in pool}.values(), key=key)[: config.beam]
+        yield IterationFinished(iteration, beam[0], spent)
+        if config.max_tokens is not None and spent.input_tokens + spent.output_tokens >= config.max_tokens:
+            reason = "token budget spent"
+            break
+        if config.max_cost_usd is not None and spent.cost_usd >= config.max_cost_usd:
+            reason = "cost budget spent"
+            break
+    else:
+        reason = "reached the target percentile" if passes(beam[0]) else reason
+    yield Finished(beam[0], original, reason, spent)

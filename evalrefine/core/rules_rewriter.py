@@ -1,0 +1,88 @@
+"""The offline rewriter: the rubric's rules, applied where the attribution points.
+
+Candidate i rewrites the i+1 most test-like spans (so the first candidate is the smallest edit)
+with the i-th replacement of each rule; when the rules find nothing inside those spans, the whole
+text is tried. Matches that overlap a protected text are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from evalrefine.core.rewriting import Candidate, RewriteRequest
+from evalrefine.core.rubric import Rubric
+
+_BLANK_LINES = re.compile(r"\n{3,}")
+_DOUBLE_SPACE = re.compile(r"(?<=\S) {2,}(?=\S)")
+
+
+def _protected_ranges(text: str, protected: Sequence[str]) -> list[tuple[int, int]]:
+    ranges = []
+    for p in protected:
+        start = text.find(p)
+        while p and start >= 0:
+            ranges.append((start, start + len(p)))
+            start = text.find(p, start + 1)
+    return ranges
+
+
+def apply_rules(text: str, rubric: Rubric, variant: int, protected: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """Every rule applied once over ``text``; returns the new text and the ids of the tells fixed."""
+    fixed = []
+    for tell in rubric.tells:
+        for rule in tell.rules:
+            guarded = _protected_ranges(text, protected)
+            pieces, pos, changed = [], 0, False
+            for m in rule.compiled().finditer(text):
+                if any(m.start() < e and s < m.end() for s, e in guarded) or m.end() == m.start():
+                    continue
+                replacement = m.expand(rule.replacements[variant % len(rule.replacements)]) if rule.replacements else ""
+                pieces += [text[pos : m.start()], replacement]
+                pos, changed = m.end(), True
+            if changed:
+                text = "".join([*pieces, text[pos:]])
+                fixed.append(tell.id)
+    return _tidy(text), fixed
+
+
+def _tidy(text: str) -> str:
+    return _DOUBLE_SPACE.sub(" ", _BLANK_LINES.sub("\n\n", text)).strip()
+
+
+class RuleRewriter:
+    """Rewrites with a rubric's rules; needs no model and no key."""
+
+    def __init__(self, rubric: Rubric) -> None:
+        self.rubric = rubric
+
+    @property
+    def name(self) -> str:
+        return f"rules:{self.rubric.name}"
+
+    def rewrite(self, request: RewriteRequest) -> list[Candidate]:
+        spans = [s for s, effect in request.top_spans if effect > 0 and s in request.text]
+        # Smallest edits first: the top span, the top two, …, then the whole text, each with the
+        # next replacement variant, until k distinct candidates exist.
+        plans = [spans[: i + 1] for i in range(len(spans))] + [None] * request.k
+        seen = {_tidy(request.text)}
+        out: list[Candidate] = []
+        for variant, scope in enumerate(plans):
+            if len(out) >= request.k:
+                break
+            text, fixed = self._apply(request, scope, variant)
+            if fixed and text not in seen:
+                seen.add(text)
+                out.append(Candidate(text, self.name, "fixed: " + ", ".join(dict.fromkeys(fixed))))
+        return out
+
+    def _apply(self, request: RewriteRequest, scope: list[str] | None, variant: int) -> tuple[str, list[str]]:
+        if scope is None:
+            return apply_rules(request.text, self.rubric, variant, request.protected)
+        text, fixed = request.text, []
+        for span in scope:
+            rewritten, f = apply_rules(span, self.rubric, variant, request.protected)
+            if f:
+                text = text.replace(span, rewritten + (" " if span.endswith((" ", "\n")) else ""), 1)
+                fixed += f
+        return _tidy(text), fixed
