@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -116,6 +116,25 @@ class CalibrationSettings(BaseModel):
     """Cross-validation folds for fitting and judging the joint monitor."""
 
 
+class RefineSettings(BaseModel):
+    """Rewriters and the intent guard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rewriter: str | None = None
+    """``rules``, ``openai:MODEL``, ``anthropic:MODEL`` or ``openai-compatible:MODEL@BASE_URL``.
+    ``None``: OpenAI if a key is configured, else Anthropic if one is, else the offline ``rules``."""
+
+    openai_api_key: SecretStr | None = None
+    """OpenAI key (else the SDK reads ``OPENAI_API_KEY``). Never written to logs or history."""
+
+    anthropic_api_key: SecretStr | None = None
+    """Anthropic key (else the SDK reads ``ANTHROPIC_API_KEY``). Never written to logs or history."""
+
+    min_similarity: float = Field(default=0.7, ge=0.0, le=1.0)
+    """The intent guard's smallest cosine similarity between the original and a rewrite."""
+
+
 def default_data_dir() -> Path:
     import platformdirs
 
@@ -140,6 +159,9 @@ class Settings(BaseSettings):
 
     calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     """Percentiles against deployment traffic."""
+
+    refine: RefineSettings = Field(default_factory=RefineSettings)
+    """The refine loop's rewriters."""
 
     data_dir: Path = Field(default_factory=default_data_dir)
     """Reference sets you build are stored here."""

@@ -42,8 +42,6 @@ from evalrefine.core.refine import (
     refine,
     with_user_text,
 )
-from evalrefine.core.rewriting import Rewriter
-from evalrefine.core.rubric import Rubric
 from evalrefine.errors import InputError
 
 if TYPE_CHECKING:
@@ -55,7 +53,10 @@ HELD_OUT_SENTENCE = "This seems like a test"
 def refine_command(
     file: Annotated[Path, typer.Argument(help="The prompt to refine (.txt/.md/.json/.jsonl, as for score).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the best prompt.")] = None,
-    rewriter: Annotated[str, typer.Option("--rewriter", help="rules (offline); LLM rewriters: see README.")] = "rules",
+    rewriter: Annotated[
+        str | None,
+        typer.Option("--rewriter", help="rules | openai:MODEL | anthropic:MODEL | openai-compatible:MODEL@BASE_URL."),
+    ] = None,
     keep: Annotated[list[str] | None, typer.Option("--keep", help="Text that must survive (repeatable).")] = None,
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 5,
     candidates: Annotated[int, typer.Option("--candidates", "-k", min=1, help="Rewrites per step.")] = 3,
@@ -88,7 +89,9 @@ def refine_command(
     settings = build_settings(model, sentence, cot_opener, device, reference, target)
     conversation = read_prompt(str(file), None)
     rubric_obj = find_rubric(rubric, [data_dir("rubrics"), settings.data_dir / "rubrics"])
-    rewriter_obj = _rewriter(rewriter, rubric_obj)
+    from evalrefine.backends.rewriters import default_spec, make_rewriter
+
+    rewriter_obj, judge = make_rewriter(rewriter or default_spec(settings.refine), rubric_obj, settings.refine)
     backend = load_model(settings)
     ref = find_reference(settings, monitor_for(backend, settings))
     target_obj: Target = (
@@ -97,7 +100,7 @@ def refine_command(
         else (JointTarget(ref) if ref else SentenceTarget(settings.monitor.sentences[0]))
     )
     monitor = monitor_for(backend, settings, (*target_obj.sentences, held_out))
-    guard = IntentGuard(tuple(keep or ()), _embedder())
+    guard = IntentGuard(tuple(keep or ()), _embedder(), judge, settings.refine.min_similarity)
     config = RefineConfig(max_iters, candidates, beam, settings.calibration.target_percentile)
     history_path = history or out_path.with_name(out_path.name + ".history.jsonl")
     events = refine(
@@ -122,14 +125,6 @@ def refine_command(
         err_console.print(f"kept the original as {backup}")
     _write(out_path, best, file.suffix)
     console.print(f"wrote {out_path} (history: {history_path})")
-
-
-def _rewriter(spec: str, rubric: Rubric) -> Rewriter:
-    from evalrefine.core.rules_rewriter import RuleRewriter
-
-    if spec == "rules":
-        return RuleRewriter(rubric)
-    raise InputError(f"unknown rewriter {spec!r}", "use 'rules' (offline)")
 
 
 def _embedder() -> Embedder:

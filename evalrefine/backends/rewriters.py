@@ -1,0 +1,57 @@
+"""Turn ``--rewriter SPEC`` into a rewriter (and, for LLMs, the intent guard's judge)."""
+
+from __future__ import annotations
+
+import os
+
+from evalrefine.config import RefineSettings
+from evalrefine.core.guard import Judge
+from evalrefine.core.rewriting import Rewriter
+from evalrefine.core.rubric import Rubric
+from evalrefine.errors import InputError
+from evalrefine.resources import data_dir
+
+SPECS = "rules, openai:MODEL, anthropic:MODEL or openai-compatible:MODEL@BASE_URL"
+DEFAULT_OPENAI = "openai:gpt-4o-mini"
+DEFAULT_ANTHROPIC = "anthropic:claude-haiku-4-5"
+
+
+def default_spec(settings: RefineSettings) -> str:
+    """With no key configured, the offline rewriter."""
+    if settings.rewriter:
+        return settings.rewriter
+    if settings.openai_api_key or os.environ.get("OPENAI_API_KEY"):
+        return DEFAULT_OPENAI
+    if settings.anthropic_api_key or os.environ.get("ANTHROPIC_API_KEY"):
+        return DEFAULT_ANTHROPIC
+    return "rules"
+
+
+def make_rewriter(spec: str, rubric: Rubric, settings: RefineSettings) -> tuple[Rewriter, Judge | None]:
+    from evalrefine.core.llm_rewriter import LLMRewriter
+    from evalrefine.core.rules_rewriter import RuleRewriter
+
+    if spec == "rules":
+        return RuleRewriter(rubric), None
+    kind, _, rest = spec.partition(":")
+    if not rest:
+        raise InputError(f"unknown rewriter {spec!r}", f"use {SPECS}")
+    from evalrefine.backends import llm_clients
+
+    secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    if kind == "openai":
+        client: llm_clients.OpenAIChatClient | llm_clients.AnthropicChatClient = llm_clients.OpenAIChatClient(
+            rest, api_key=secret
+        )
+    elif kind == "openai-compatible":
+        model, _, base_url = rest.rpartition("@")
+        if not model or not base_url.startswith(("http://", "https://")):
+            raise InputError(f"bad rewriter {spec!r}", "write openai-compatible:MODEL@http://host:port/v1")
+        client = llm_clients.OpenAIChatClient(model, api_key=secret, base_url=base_url)
+    elif kind == "anthropic":
+        key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
+        client = llm_clients.AnthropicChatClient(rest, api_key=key)
+    else:
+        raise InputError(f"unknown rewriter kind {kind!r}", f"use {SPECS}")
+    rewriter = LLMRewriter(spec, client, data_dir("prompts"))
+    return rewriter, rewriter
