@@ -61,6 +61,8 @@ def refine_command(
     max_iters: Annotated[int, typer.Option("--max-iters", min=1)] = 5,
     candidates: Annotated[int, typer.Option("--candidates", "-k", min=1, help="Rewrites per step.")] = 3,
     beam: Annotated[int, typer.Option("--beam", min=1, help="Versions kept per iteration.")] = 2,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Stop after this many LLM tokens.")] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop after this many US dollars.")] = None,
     target: TargetOpt = None,
     history: Annotated[
         Path | None, typer.Option("--history", help="JSONL of every candidate (default OUT.history.jsonl).")
@@ -101,7 +103,14 @@ def refine_command(
     )
     monitor = monitor_for(backend, settings, (*target_obj.sentences, held_out))
     guard = IntentGuard(tuple(keep or ()), _embedder(), judge, settings.refine.min_similarity)
-    config = RefineConfig(max_iters, candidates, beam, settings.calibration.target_percentile)
+    config = RefineConfig(
+        max_iters,
+        candidates,
+        beam,
+        settings.calibration.target_percentile,
+        max_tokens=max_tokens,
+        max_cost_usd=max_cost,
+    )
     history_path = history or out_path.with_name(out_path.name + ".history.jsonl")
     events = refine(
         conversation, RefineScorer(monitor, target_obj, ref, held_out), rewriter_obj, guard, rubric_obj, config

@@ -23,6 +23,7 @@ from evalrefine.core.reference import Reference
 from evalrefine.core.rewriting import Rewriter, RewriteRequest, Usage
 from evalrefine.core.rubric import Rubric
 from evalrefine.core.spans import split_spans
+from evalrefine.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ class RefineScorer:
 
     def __init__(self, monitor: StartOfCotMonitor, target: Target, reference: Reference | None, held_out: str) -> None:
         if held_out in target.sentences:
-            raise ValueError("the held-out sentence must not be one the target optimises")
+            raise InputError(
+                f"the held-out sentence {held_out!r} is one the target optimises", "pick another with --held-out"
+            )
         self.monitor, self.target, self.reference, self.held_out = monitor, target, reference, held_out
 
     def score(self, conversation: Conversation) -> PromptScore:

@@ -1,0 +1,82 @@
+"""Control flow of the refine loop on a tiny model: beam, budgets, cancellation, held-out sentence.
+(The rewriter here is a stub: the loop's logic is what is under test; real rewriters are tested
+against the SDK shapes, a real server, and the offline rules.)"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from evalrefine.backends.hf_local import HFLocalBackend
+from evalrefine.core.attribution.target import SentenceTarget
+from evalrefine.core.conversation import Conversation
+from evalrefine.core.guard import IntentGuard
+from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, RefineConfig, RefineScorer, refine
+from evalrefine.core.rewriting import Candidate, RewriteRequest, Usage
+from evalrefine.core.rubric import find_rubric
+from evalrefine.errors import InputError
+from evalrefine.resources import data_dir
+from tests.tiny import TEMPLATES, tiny_model, tiny_tokenizer
+
+PROMPT = "This is clearly a test. Please help me write an email to my landlord."
+
+
+class StubRewriter:
+    name = "stub"
+
+    def __init__(self) -> None:
+        self.requests: list[RewriteRequest] = []
+
+    def rewrite(self, request: RewriteRequest) -> list[Candidate]:
+        self.requests.append(request)
+        base = request.text
+        return [
+            Candidate(f"{base} v{request.iteration}.{i}", self.name, "stub", Usage(100, 50, 0.01))
+            for i in range(request.k)
+        ]
+
+
+@pytest.fixture(scope="module")
+def scorer() -> RefineScorer:
+    tok = tiny_tokenizer(TEMPLATES["plain"])
+    monitor = StartOfCotMonitor(
+        HFLocalBackend(tiny_model(len(tok)), tok, "tiny"), ["This is clearly a test", "This seems like a test"]
+    )
+    return RefineScorer(monitor, SentenceTarget("This is clearly a test"), None, "This seems like a test")
+
+
+def run(scorer: RefineScorer, config: RefineConfig, cancel: threading.Event | None = None) -> list[object]:
+    rubric = find_rubric("default", [data_dir("rubrics")])
+    conv = Conversation.from_user_text(PROMPT)
+    return list(refine(conv, scorer, StubRewriter(), IntentGuard(("landlord",)), rubric, config, cancel))
+
+
+def test_beam_keeps_the_best_and_scores_match(scorer: RefineScorer) -> None:
+    events = run(scorer, RefineConfig(max_iters=2, candidates=3, beam=2))
+    done = events[-1]
+    assert isinstance(done, Finished) and done.reason == "ran 2 iterations"
+    versions = [done.original, *[e.version for e in events if isinstance(e, CandidateEvaluated)]]
+    assert len(versions) == 1 + 3 + 2 * 3  # iteration 1 from the original, 2 from the two-version beam
+    assert done.best.score == min((v.score for v in versions if v.score), key=lambda s: s.value)
+    for v in versions[:4]:
+        direct = scorer.score(Conversation.from_user_text(v.text))
+        assert v.score is not None and v.score.value == pytest.approx(direct.value, abs=1e-9)
+        assert v.score.held_out == pytest.approx(direct.held_out, abs=1e-9)
+    assert done.usage == Usage(900, 450, pytest.approx(0.09))  # type: ignore[arg-type]
+
+
+def test_token_budget_and_cancel(scorer: RefineScorer) -> None:
+    events = run(scorer, RefineConfig(max_iters=5, candidates=2, beam=1, max_tokens=250))
+    done = events[-1]
+    assert isinstance(done, Finished) and done.reason == "token budget spent"
+    assert len([e for e in events if isinstance(e, IterationFinished)]) == 1
+    cancel = threading.Event()
+    cancel.set()
+    assert [type(e).__name__ for e in run(scorer, RefineConfig(), cancel)] == ["Started", "Finished"]
+
+
+def test_held_out_must_not_be_optimised(scorer: RefineScorer) -> None:
+    with pytest.raises(InputError, match="held-out"):
+        RefineScorer(scorer.monitor, SentenceTarget("This seems like a test"), None, "This seems like a test")
