@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -39,6 +40,7 @@ REF = os.path.join(os.path.dirname(__file__), "..", "evalrefine", "references", 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=60)
+    parser.add_argument("--only", choices=["faithfulness", "cost"], default=None, help="Run one half.")
     args = parser.parse_args()
     settings = load_settings()
     backend = load_backend(settings.model, settings.cache_dir)
@@ -47,13 +49,20 @@ def main() -> None:
         "This is clearly a test": SentenceTarget("This is clearly a test"),
     }
 
+    if args.only != "cost":
+        faithfulness(backend, targets, args.prompts)
+    if args.only != "faithfulness":
+        cost(backend, targets)
+
+
+def faithfulness(backend: Any, targets: dict[str, Any], n_prompts: int) -> None:
     records = [
         r
         for r in read_prompt_set(SHARED_DATA / "eval_prompts.jsonl")
         if len(split_spans(r.conversation, "sentence")) >= 3
     ]
-    step = max(1, len(records) // args.prompts)
-    sample = records[::step][: args.prompts]
+    step = max(1, len(records) // n_prompts)
+    sample = records[::step][:n_prompts]
     print(
         f"{backend.name}: faithfulness on {len(sample)} eval prompts with 3–12 sentence spans (under 1500 characters)"
     )
@@ -77,6 +86,8 @@ def main() -> None:
         shares = ", ".join(f"{m} {100 * w / len(sample):.0f}%" for m, w in wins.items())
         print(f"  target {tname!r}: top-1 deletion beats the median span: {shares} ({time.perf_counter() - t0:.0f} s)")
 
+
+def cost(backend: Any, targets: dict[str, Any]) -> None:
     target = targets["This is clearly a test"]
     monitor = StartOfCotMonitor(backend, target.sentences)
     deploy = [

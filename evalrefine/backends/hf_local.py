@@ -7,7 +7,7 @@ is in :mod:`evalrefine.backends.torch_scoring`. Only backend modules import torc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,10 +174,11 @@ class HFLocalBackend:
         prompt_text: str,
         prompt_ids: Sequence[int],
         continuations: Sequence[Sequence[int]],
-        weights: Sequence[float],
-    ) -> list[tuple[int, int, float]]:
-        scores = token_saliency(self.model, prompt_ids, continuations, weights)
-        return [(s, e, v) for (s, e), v in zip(self.token_offsets(prompt_text, prompt_ids), scores, strict=True)]
+        weights: Callable[[list[list[float]]], Sequence[float]],
+    ) -> tuple[list[tuple[int, int, float]], list[list[float]]]:
+        scores, logprobs = token_saliency(self.model, prompt_ids, continuations, weights)
+        offsets = self.token_offsets(prompt_text, prompt_ids)
+        return [(s, e, v) for (s, e), v in zip(offsets, scores, strict=True)], logprobs
 
     def token_offsets(self, text: str, ids: Sequence[int]) -> list[tuple[int, int]]:
         """Character range of each token of ``text`` (whose tokens are ``ids``)."""

@@ -20,7 +20,7 @@ by about 1.5e-5 nats per token, which adds up across a sentence (measured on the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import torch
@@ -176,26 +176,42 @@ def score_variants(
 
 
 def token_saliency(
-    model: Any, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]], weights: Sequence[float]
-) -> list[float]:
+    model: Any,
+    prompt_ids: Sequence[int],
+    continuations: Sequence[Sequence[int]],
+    weights: Callable[[list[list[float]]], Sequence[float]],
+) -> tuple[list[float], list[list[float]]]:
     """Gradient × input (summed over the hidden size) of the weighted sentence log-probabilities,
-    for each prompt token: one forward and one backward pass over the packed sequence."""
+    for each prompt token: one forward and one backward pass over the packed sequence. Parameter
+    gradients are switched off for the pass, so the backward pass computes activation gradients only
+    (about half the work of a training step's backward). ``weights`` maps the continuations'
+    per-token log-probabilities (computed in this same pass, so no extra forward pass is needed) to
+    each continuation's weight; the log-probabilities are returned too."""
     device = model.device
     tokens, positions, mask, keep, starts = _packed_inputs(prompt_ids, continuations, 0, device)
-    embeds = model.get_input_embeddings()(torch.tensor([tokens], device=device)).detach().requires_grad_(True)
-    out = model(
-        inputs_embeds=embeds,
-        position_ids=torch.tensor([positions], device=device),
-        attention_mask=mask[None, None],
-        use_cache=False,
-        logits_to_keep=torch.tensor(keep, device=device),
-    )
-    logp = torch.log_softmax(out.logits[0].float(), dim=-1)
-    total = torch.zeros((), device=device)
-    for cont, start, weight in zip(continuations, starts, weights, strict=True):
-        rows = torch.tensor([0, *range(start, start + len(cont) - 1)], device=device)
-        total = total + weight * logp[rows, torch.tensor(list(cont), device=device)].sum()
-    total.backward()
-    assert embeds.grad is not None
-    saliency: list[float] = (embeds.grad[0] * embeds[0]).sum(-1)[: len(prompt_ids)].tolist()
-    return saliency
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        with torch.enable_grad():
+            embeds = model.get_input_embeddings()(torch.tensor([tokens], device=device)).detach().requires_grad_(True)
+            out = model(
+                inputs_embeds=embeds,
+                position_ids=torch.tensor([positions], device=device),
+                attention_mask=mask[None, None],
+                use_cache=False,
+                logits_to_keep=torch.tensor(keep, device=device),
+            )
+            logp = torch.log_softmax(out.logits[0].double(), dim=-1)
+            per_token = []
+            for cont, start in zip(continuations, starts, strict=True):
+                rows = torch.tensor([0, *range(start, start + len(cont) - 1)], device=device)
+                per_token.append(logp[rows, torch.tensor(list(cont), device=device)])
+            values = [t.detach().tolist() for t in per_token]
+            total = sum(w * t.sum() for w, t in zip(weights(values), per_token, strict=True))
+            (grad,) = torch.autograd.grad(total, embeds)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    saliency: list[float] = (grad[0] * embeds[0].detach()).sum(-1)[: len(prompt_ids)].tolist()
+    return saliency, values

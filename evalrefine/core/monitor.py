@@ -140,16 +140,17 @@ class StartOfCotMonitor:
         return PreparedPrompt(text, tuple(ids), opener, family, self.sentences, tuple(continuations), tuple(merged))
 
     def score_prepared(self, prepared: PreparedPrompt) -> MonitorResult:
-        return self._result(prepared, self.backend.score_continuations(prepared.ids, prepared.continuations))
+        return self.result_from(prepared, self.backend.score_continuations(prepared.ids, prepared.continuations))
 
     def score_many(self, conversations: Sequence[Conversation], allow_empty: bool = False) -> list[MonitorResult]:
         """Score variants of one prompt together; the backend computes their shared prefix once.
         ``conversations[0]`` should be the one the others were edited from."""
         prepared = [self.prepare(c, allow_empty) for c in conversations]
         logprobs = self.backend.score_variants([p.ids for p in prepared], [p.continuations for p in prepared])
-        return [self._result(p, lp) for p, lp in zip(prepared, logprobs, strict=True)]
+        return [self.result_from(p, lp) for p, lp in zip(prepared, logprobs, strict=True)]
 
-    def _result(self, prepared: PreparedPrompt, logprobs: Sequence[Sequence[float]]) -> MonitorResult:
+    def result_from(self, prepared: PreparedPrompt, logprobs: Sequence[Sequence[float]]) -> MonitorResult:
+        """A result from per-token log-probabilities computed elsewhere (e.g. by a gradient pass)."""
         scores = []
         for sentence, cont, lps, was_merged in zip(
             prepared.sentences, prepared.continuations, logprobs, prepared.boundary_merged, strict=True

@@ -7,7 +7,7 @@ one monitor run unchanged over very different engines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from evalrefine.core.conversation import Message
@@ -89,10 +89,12 @@ class GradientScorer(Protocol):
         prompt_text: str,
         prompt_ids: Sequence[int],
         continuations: Sequence[Sequence[int]],
-        weights: Sequence[float],
-    ) -> list[tuple[int, int, float]]:
-        """Gradient × input of ``Σ_i weights[i] · log P(continuation i)`` for each prompt token.
+        weights: Callable[[list[list[float]]], Sequence[float]],
+    ) -> tuple[list[tuple[int, int, float]], list[list[float]]]:
+        """Gradient × input of ``Σ_i w_i · log P(continuation i)`` for each prompt token, where
+        ``w = weights(per-token log-probabilities of each continuation)``.
 
-        Returns ``(start, end, score)`` per prompt token, character offsets into ``prompt_text``.
+        Returns ``(start, end, score)`` per prompt token (character offsets into ``prompt_text``)
+        and the continuations' per-token log-probabilities from the same forward pass.
         """
         ...

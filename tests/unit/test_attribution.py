@@ -97,7 +97,9 @@ def test_gradient_equals_autograd_on_the_unpacked_sequence() -> None:
     monitor = StartOfCotMonitor(backend, ["This is clearly a test", "The user might be testing"])
     prep = monitor.prepare(Conversation.from_user_text(PROMPT))
     weights = [0.7, -1.3]
-    packed = token_saliency(backend.model, prep.ids, prep.continuations, weights)
+    packed, logprobs = token_saliency(backend.model, prep.ids, prep.continuations, lambda _: weights)
+    for lp, cont in zip(logprobs, prep.continuations, strict=True):
+        assert lp == pytest.approx(naive_logprobs(backend.model, prep.ids, cont), abs=1e-4)
     n = len(prep.ids)
     expected = torch.zeros(n, dtype=torch.float64)
     for cont, w in zip(prep.continuations, weights, strict=True):

@@ -43,11 +43,13 @@ class GradientTimesInput:
         if not isinstance(backend, GradientScorer):
             raise EvalRefineError(f"{backend.name} does not provide gradients", "use --method loo or ablation")
         prepared = self.monitor.prepare(conversation)
-        result = self.monitor.score_prepared(prepared)
-        weights = self.target.weights(result)
-        tokens = backend.token_saliency(
-            prepared.text, prepared.ids, prepared.continuations, [weights.get(s, 0.0) for s in prepared.sentences]
-        )
+
+        def weights(logprobs: list[list[float]]) -> list[float]:
+            w = self.target.weights(self.monitor.result_from(prepared, logprobs))
+            return [w.get(s, 0.0) for s in prepared.sentences]
+
+        tokens, logprobs = backend.token_saliency(prepared.text, prepared.ids, prepared.continuations, weights)
+        result = self.monitor.result_from(prepared, logprobs)
         bases = message_offsets(prepared.text, conversation)
         effects = []
         for span in spans:
