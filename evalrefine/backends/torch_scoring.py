@@ -37,42 +37,58 @@ def supports_packed(model: Any, length: int = 0) -> bool:
     return getattr(model.config, "_attn_implementation", None) in ("eager", "sdpa")
 
 
-def _packed_inputs(
-    tail: Sequence[int], continuations: Sequence[Sequence[int]], past: int, device: Any
-) -> tuple[list[int], list[int], torch.Tensor, list[int], list[int]]:
-    """Tokens, positions, 4-D mask and logit positions for ``tail`` (the prompt after ``past`` cached
-    tokens) followed by each continuation minus its last token."""
-    n = len(tail)
-    tokens, positions = list(tail), list(range(past, past + n))
-    length = n + sum(len(c) - 1 for c in continuations)  # a sentence's last token is never an input
-    mask = torch.zeros(length, past + length, dtype=torch.bool, device=device)
-    mask[:, :past] = True
-    mask[:n, past : past + n] = torch.ones(n, n, dtype=torch.bool, device=device).tril()
-    keep, starts, offset = [n - 1], [], n
-    for cont in continuations:
-        k = len(cont) - 1
-        tokens += cont[:-1]
-        positions += range(past + n, past + n + k)
-        mask[offset : offset + k, past : past + n] = True
-        block = torch.ones(k, k, dtype=torch.bool, device=device).tril()
-        mask[offset : offset + k, past + offset : past + offset + k] = block
-        starts.append(len(keep))
-        keep += range(offset, offset + k)
-        offset += k
-    return tokens, positions, mask, keep, starts
+Group = tuple[Sequence[int], int, Sequence[Sequence[int]]]
+"""``(tail, shared, continuations)``: a prompt's tokens after the ``shared`` cached ones, and the
+continuations to score after it."""
 
 
-def score_packed(
-    model: Any,
-    prefix: Sequence[int],
-    continuations: Sequence[Sequence[int]],
-    cache: Any = None,
-    past: int = 0,
-) -> list[list[float]]:
-    """One pass over ``prefix[past:]`` and the packed continuations, on top of ``cache`` (holding
-    ``prefix[:past]``) when given."""
+def _pack(
+    groups: Sequence[Group], cache_len: int, device: Any
+) -> tuple[list[int], list[int], torch.Tensor, list[int], list[tuple[int, list[int]]]]:
+    """One packed sequence for several prompts sharing a KV cache of ``cache_len`` tokens.
+
+    Each group's tail sees the first ``shared`` cached tokens and itself (causally); each of its
+    continuations (minus the last token, never an input) sees the same plus its own earlier tokens.
+    Positions continue from ``shared``. Returns tokens, positions, the boolean 4-D mask's 2-D core,
+    the positions whose logits are needed, and per group the row of its last tail token and the
+    first row of each continuation (rows index the kept logits)."""
+    length = sum(len(t) + sum(len(c) - 1 for c in cs) for t, _, cs in groups)
+    mask = torch.zeros(length, cache_len + length, dtype=torch.bool, device=device)
+    tokens: list[int] = []
+    positions: list[int] = []
+    keep: list[int] = []
+    layout: list[tuple[int, list[int]]] = []
+    offset = 0
+    for tail, shared, conts in groups:
+        n, g0 = len(tail), offset
+        tokens += tail
+        positions += range(shared, shared + n)
+        mask[g0 : g0 + n, :shared] = True
+        mask[g0 : g0 + n, cache_len + g0 : cache_len + g0 + n] = torch.ones(
+            n, n, dtype=torch.bool, device=device
+        ).tril()
+        last_row = len(keep)
+        keep.append(g0 + n - 1)
+        offset = g0 + n
+        starts = []
+        for cont in conts:
+            k = len(cont) - 1
+            tokens += cont[:-1]
+            positions += range(shared + n, shared + n + k)
+            mask[offset : offset + k, :shared] = True
+            mask[offset : offset + k, cache_len + g0 : cache_len + g0 + n] = True
+            block = torch.ones(k, k, dtype=torch.bool, device=device).tril()
+            mask[offset : offset + k, cache_len + offset : cache_len + offset + k] = block
+            starts.append(len(keep))
+            keep += range(offset, offset + k)
+            offset += k
+        layout.append((last_row, starts))
+    return tokens, positions, mask, keep, layout
+
+
+def _run_packed(model: Any, groups: Sequence[Group], cache: Any, cache_len: int) -> list[list[list[float]]]:
     device = model.device
-    tokens, positions, mask, keep, starts = _packed_inputs(prefix[past:], continuations, past, device)
+    tokens, positions, mask, keep, layout = _pack(groups, cache_len, device)
     out = model(
         input_ids=torch.tensor([tokens], device=device),
         position_ids=torch.tensor([positions], device=device),
@@ -82,12 +98,20 @@ def score_packed(
         logits_to_keep=torch.tensor(keep, device=device),
     )
     logp = torch.log_softmax(out.logits[0].double(), dim=-1)
-    result = []
-    for cont, start in zip(continuations, starts, strict=True):
-        rows = [0, *range(start, start + len(cont) - 1)]
-        targets = torch.tensor(list(cont), device=device)
-        result.append(logp[rows].gather(-1, targets[:, None])[:, 0].tolist())
-    return result
+    results = []
+    for (_, _, conts), (last_row, starts) in zip(groups, layout, strict=True):
+        per_group = []
+        for cont, start in zip(conts, starts, strict=True):
+            rows = [last_row, *range(start, start + len(cont) - 1)]
+            targets = torch.tensor(list(cont), device=device)
+            per_group.append(logp[rows].gather(-1, targets[:, None])[:, 0].tolist())
+        results.append(per_group)
+    return results
+
+
+def score_packed(model: Any, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
+    """One pass over the prompt with the continuations packed after it."""
+    return _run_packed(model, [(prefix, 0, continuations)], None, 0)[0]
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -100,26 +124,46 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 def score_variants_packed(
-    model: Any, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]]
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    continuations: Sequence[Sequence[Sequence[int]]],
+    chunk_tokens: int = 1024,
 ) -> list[list[list[float]]]:
     """Score prompt variants that share a prefix with ``prompts[0]`` (e.g. the prompt with one span
-    deleted): the shared prefix is computed once and its KV cache cropped back for each variant,
-    visiting variants from the longest shared prefix to the shortest, so no cache is ever copied."""
+    deleted). The longest shared prefix is computed once; then the variants' remaining tokens are
+    packed, many per forward pass, each seeing only its own share of the cached prefix. Packing
+    matters on a CPU, where every extra pass costs a full read of the weights."""
     from transformers import DynamicCache
 
     base = prompts[0]
     shared = [min(_common_prefix(base, p), len(p) - 1) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: -shared[i])
-    cache = DynamicCache(config=model.config)
-    top = shared[order[0]]
+    top = max(shared)
+    cache = None
     if top > 0:
+        cache = DynamicCache(config=model.config)
         model(input_ids=torch.tensor([list(base[:top])], device=model.device), past_key_values=cache, use_cache=True)
     results: list[list[list[float]]] = [[] for _ in prompts]
-    for i in order:
-        excess = cache.get_seq_length() - shared[i]
-        if excess > 0:
-            cache.crop(-excess)  # a negative argument means "remove this many" in transformers 4 and 5
-        results[i] = score_packed(model, prompts[i], continuations[i], cache if shared[i] else None, shared[i])
+    chunk: list[int] = []
+    size = 0
+
+    def flush() -> None:
+        groups = [(prompts[i][shared[i] :], shared[i], continuations[i]) for i in chunk]
+        for i, values in zip(chunk, _run_packed(model, groups, cache, top), strict=True):
+            results[i] = values
+        if cache is not None:
+            excess = cache.get_seq_length() - top
+            if excess > 0:
+                cache.crop(-excess)  # a negative argument means "remove this many" in transformers 4 and 5
+        chunk.clear()
+
+    for i in range(len(prompts)):
+        need = len(prompts[i]) - shared[i] + sum(len(c) - 1 for c in continuations[i])
+        if chunk and size + need > chunk_tokens:
+            flush()
+            size = 0
+        chunk.append(i)
+        size += need
+    flush()
     return results
 
 
@@ -188,7 +232,8 @@ def token_saliency(
     per-token log-probabilities (computed in this same pass, so no extra forward pass is needed) to
     each continuation's weight; the log-probabilities are returned too."""
     device = model.device
-    tokens, positions, mask, keep, starts = _packed_inputs(prompt_ids, continuations, 0, device)
+    tokens, positions, mask, keep, layout = _pack([(prompt_ids, 0, continuations)], 0, device)
+    last_row, starts = layout[0]
     frozen = [p for p in model.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
@@ -205,7 +250,7 @@ def token_saliency(
             logp = torch.log_softmax(out.logits[0].double(), dim=-1)
             per_token = []
             for cont, start in zip(continuations, starts, strict=True):
-                rows = torch.tensor([0, *range(start, start + len(cont) - 1)], device=device)
+                rows = torch.tensor([last_row, *range(start, start + len(cont) - 1)], device=device)
                 per_token.append(logp[rows, torch.tensor(list(cont), device=device)])
             values = [t.detach().tolist() for t in per_token]
             total = sum(w * t.sum() for w, t in zip(weights(values), per_token, strict=True))
