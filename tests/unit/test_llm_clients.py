@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from evalrefine.backends.llm_clients import AnthropicChatClient, OpenAIChatClient, cost
@@ -21,12 +20,14 @@ KEY = "sk-test-0123456789abcdef"
 
 def http_for(provider: str, handler: Any) -> Any:
     """A client whose transport answers in-process with ``handler(request) -> (status, json)``.
-    Recent Anthropic SDKs use httpx's fork httpx2, so the client is built from that module there."""
-    import anthropic._base_client as anthropic_base
 
-    module: Any = httpx
-    if provider == "anthropic" and "httpx2" in anthropic_base.__dict__:
-        module = anthropic_base.__dict__["httpx2"]
+    Built from whichever HTTP library the SDK itself uses (httpx, or its fork httpx2 in recent SDKs),
+    so the request goes through the SDK's real transport path."""
+    import importlib
+
+    base = importlib.import_module(f"{provider}._base_client")
+    module: Any = base.__dict__.get("httpx2") or base.__dict__.get("httpx")
+    assert module is not None, f"cannot tell which HTTP library {provider} uses"
 
     def respond(request: Any) -> Any:
         status, payload = handler(request)
