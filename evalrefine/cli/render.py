@@ -54,7 +54,7 @@ def score_table(
     table.add_column("log P (nats)", justify="right")
     table.add_column("P", justify="right")
     if placement:
-        table.add_column("percentile of real traffic", justify="right")
+        table.add_column("real-traffic pct", justify="right")
     for s in result.sentences:
         if s.sentence not in shown:
             continue
