@@ -32,6 +32,7 @@ OpenerOpt = Annotated[
     str | None,
     typer.Option("--cot-opener", help="Text that opens the reasoning (default: detected from the chat template)."),
 ]
+SystemOpt = Annotated[str | None, typer.Option("--system", help="System prompt to put before the conversation.")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 TargetOpt = Annotated[

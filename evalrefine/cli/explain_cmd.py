@@ -15,6 +15,7 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    SystemOpt,
     build_settings,
     find_reference,
     load_model,
@@ -32,9 +33,7 @@ def explain_command(
         str, typer.Option("--method", help="loo (exact), ablation (many spans) or gradient (fast).")
     ] = "loo",
     granularity: Annotated[str, typer.Option("--granularity", help="sentence, clause or word.")] = "sentence",
-    system: Annotated[
-        str | None, typer.Option("--system", help="System prompt to put before the conversation.")
-    ] = None,
+    system: SystemOpt = None,
     sentence: SentenceOpt = None,
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,

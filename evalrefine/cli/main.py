@@ -21,6 +21,7 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    SystemOpt,
     TargetOpt,
     build_settings,
     err_console,
@@ -49,9 +50,7 @@ def score(
     file: Annotated[
         str, typer.Argument(help="Prompt file (.txt/.md = the user turn; .json/.jsonl = chat messages) or - for stdin.")
     ],
-    system: Annotated[
-        str | None, typer.Option("--system", help="System prompt to put before the conversation.")
-    ] = None,
+    system: SystemOpt = None,
     sentence: SentenceOpt = None,
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
