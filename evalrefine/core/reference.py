@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,7 +75,16 @@ class Reference:
         return logsumexp([logprobs[s] for s in self.eval_sentences])
 
     def joint_scores(self, label: Label = "deploy") -> np.ndarray:
-        return np.array([self.joint_score(self.logprob_map(e), e.prompt_tokens) for e in self.labelled(label)])
+        """The joint score of every entry with ``label`` (computed once per reference: placing a
+        prompt needs them, and refine places every candidate)."""
+        return self._joint_scores_by_label[label]
+
+    @cached_property
+    def _joint_scores_by_label(self) -> dict[str, np.ndarray]:
+        return {
+            label: np.array([self.joint_score(self.logprob_map(e), e.prompt_tokens) for e in self.labelled(label)])
+            for label in ("deploy", "eval")
+        }
 
     def required_sentences(self) -> tuple[str, ...]:
         """The sentences a monitor must score for this reference's joint score."""
