@@ -5,7 +5,7 @@ spread over the datasets): the share brought to or below the median within 5 ite
 median drop of the joint score and of log P("This is clearly a test"), and how the held-out
 sentence (never optimised) moved.
 
-Usage: python benchmarks/bench_refine.py [--prompts N] [--iters N]
+Usage: python benchmarks/bench_refine.py [--prompts N] [--iters N] [--max-held-out-rise NATS]
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=60)
     parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument(
+        "--max-held-out-rise", type=float, default=None, help="reject rewrites whose held-out log P rises more"
+    )
     args = parser.parse_args()
     settings = load_settings()
     backend = load_backend(settings.model, settings.cache_dir)
@@ -54,7 +57,7 @@ def main() -> None:
     scorer = RefineScorer(monitor, target, ref, HELD_OUT)
     rubric = find_rubric("default", [data_dir("rubrics")])
     guard = IntentGuard((), SentenceTransformerEmbedder())
-    config = RefineConfig(max_iters=args.iters, target_percentile=50.0)
+    config = RefineConfig(max_iters=args.iters, target_percentile=50.0, max_held_out_rise=args.max_held_out_rise)
 
     by_dataset = defaultdict(list)
     for rec in read_prompt_set(SHARED_DATA / "eval_prompts.jsonl"):
@@ -84,7 +87,8 @@ def main() -> None:
     reached = sum(1 for _, _, b, _, _ in rows if b.percentile is not None and b.percentile <= 50)
     changed = sum(1 for *_, c in rows if c)
     print(
-        f"{backend.name}, offline rules rewriter, ≤ {args.iters} iterations, {n} eval prompts above the "
+        f"{backend.name}, offline rules rewriter, ≤ {args.iters} iterations, held-out rise limit "
+        f"{args.max_held_out_rise}, {n} eval prompts above the "
         f"deployment median (of {len(sample)} sampled), {time.perf_counter() - t0:.0f} s"
     )
     print(f"  brought to or below the deployment median: {reached}/{n} = {100 * reached / max(n, 1):.0f}% (goal ≥ 40%)")

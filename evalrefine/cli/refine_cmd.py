@@ -72,6 +72,12 @@ def refine_command(
     held_out: Annotated[
         str, typer.Option("--held-out", help="Sentence scored but never optimised.")
     ] = HELD_OUT_SENTENCE,
+    max_held_out_rise: Annotated[
+        float | None,
+        typer.Option(
+            "--max-held-out-rise", help="Reject rewrites whose held-out log P rises more than this many nats."
+        ),
+    ] = None,
     sentence: SentenceOpt = None,
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
@@ -110,6 +116,7 @@ def refine_command(
         settings.calibration.target_percentile,
         max_tokens=max_tokens,
         max_cost_usd=max_cost,
+        max_held_out_rise=max_held_out_rise,
     )
     history_path = history or out_path.with_name(out_path.name + ".history.jsonl")
     events = refine(

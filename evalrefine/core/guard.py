@@ -1,9 +1,15 @@
 """The intent guard: a rewrite must keep what the eval tests.
 
 Three checks, cheapest first: every protected text (``--keep``) survives verbatim or, failing that,
-some sentence of the rewrite means the same (embedding similarity); the rewrite as a whole stays
-semantically close to the original; and, when an LLM judge is configured, the judge agrees the
-eval's intent is intact. A rejected candidate is kept in the history with the reason.
+some sentence of the rewrite means the same (embedding similarity); the rewrite keeps the
+original's meaning; and, when an LLM judge is configured, the judge agrees the eval's intent is
+intact. A rejected candidate is kept in the history with the reason.
+
+"Keeps the meaning" is the larger of two embedding similarities: the whole texts' cosine, and the
+*recall* of the original's sentences (each matched to its closest sentence in the rewrite, averaged
+by length). Recall is there because the rubric's own fix for missing context is to *add* context: a
+short request wrapped in two sentences of background drifts as a whole yet still says everything
+the original said, while a rewrite that drops or changes what was asked scores low on both.
 """
 
 from __future__ import annotations
@@ -48,6 +54,17 @@ class GuardVerdict:
     usage: Usage = field(default_factory=Usage)
 
 
+def _sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in text_bounds(text, "sentence")] or [text]
+
+
+def _recall(texts: Sequence[str], vectors: Sequence[Sequence[float]], targets: Sequence[Sequence[float]]) -> float:
+    """Length-weighted mean, over ``texts``, of the best cosine to any of ``targets``."""
+    weights = [len(t) for t in texts]
+    best = [max(cosine(v, t) for t in targets) for v in vectors]
+    return math.fsum(w * b for w, b in zip(weights, best, strict=True)) / max(sum(weights), 1)
+
+
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = math.fsum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
@@ -72,10 +89,12 @@ class IntentGuard:
             return GuardVerdict(False, f"dropped protected text {missing[0]!r}")
         similarity = None
         if self.embedder is not None:
-            pieces = [candidate[s:e] for s, e in text_bounds(candidate, "sentence")] or [candidate]
-            vectors = self.embedder.embed([original, candidate, *missing, *pieces])
-            similarity = cosine(vectors[0], vectors[1])
-            piece_vectors = vectors[2 + len(missing) :]
+            pieces = _sentences(candidate)
+            originals = _sentences(original)
+            vectors = self.embedder.embed([original, candidate, *missing, *pieces, *originals])
+            piece_vectors = vectors[2 + len(missing) : 2 + len(missing) + len(pieces)]
+            recall = _recall(originals, vectors[-len(originals) :], piece_vectors)
+            similarity = max(cosine(vectors[0], vectors[1]), recall)
             for i, text in enumerate(missing):
                 best = max(cosine(vectors[2 + i], v) for v in piece_vectors)
                 if best < self.protected_similarity:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evalrefine.core.attribution.occlusion import LeaveOneOut
 from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
@@ -50,7 +50,7 @@ class Version:
 
     @property
     def accepted(self) -> bool:
-        return self.score is not None
+        return self.score is not None and (self.guard is None or self.guard.accepted)
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,9 @@ class RefineConfig:
     max_tokens: int | None = None
     max_cost_usd: float | None = None
     top_spans: int = 3
+    max_held_out_rise: float | None = None
+    """Reject a candidate whose held-out log P rose more than this (nats) above the original's: the
+    optimised sentences fell but an unoptimised eval-aware one rose, so the monitor is being gamed."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,15 @@ def with_user_text(conversation: Conversation, text: str) -> Conversation:
     return Conversation((*conversation.messages[:-1], Message("user", text)))
 
 
+def _held_out_check(verdict: GuardVerdict, score: PromptScore, original: Version, limit: float | None) -> GuardVerdict:
+    assert original.score is not None
+    rise = score.held_out - original.score.held_out
+    if limit is None or rise <= limit:
+        return verdict
+    why = f"held-out sentence rose {rise:.2f} nats (> {limit}): the monitor may be gamed"
+    return replace(verdict, accepted=False, reason=why)
+
+
 def refine(
     conversation: Conversation,
     scorer: RefineScorer,
@@ -169,6 +181,8 @@ def refine(
                 verdict = guard.check(original.text, cand.text)
                 spent = spent + cand.usage + verdict.usage
                 score = scorer.score(with_user_text(conversation, cand.text)) if verdict.accepted else None
+                if score is not None:
+                    verdict = _held_out_check(verdict, score, original, config.max_held_out_rise)
                 version = Version(
                     next_id,
                     parent.id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -28,18 +29,29 @@ class Rule(BaseModel):
     """A Python regular expression; ``(?i)`` for case-insensitive matching."""
     replacements: tuple[str, ...] = ()
     """Replacement texts (``\\1`` group references allowed). Empty: the match is deleted."""
+    scope: Literal["span", "prompt"] = "span"
+    """``span``: may be applied inside the attributed spans alone. ``prompt``: only ever to the whole
+    prompt (framing rules that wrap the text would land mid-prompt if applied to a span)."""
+    unless: str | None = None
+    """A regular expression; when it matches the text the rule is skipped (so a frame is added once,
+    not again on every iteration)."""
 
-    @field_validator("pattern")
+    @field_validator("pattern", "unless")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _compiles(cls, value: str | None) -> str | None:
         try:
-            re.compile(value)
+            re.compile(value or "")
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
     def compiled(self) -> re.Pattern[str]:
         return re.compile(self.pattern)
+
+    def applies_to(self, text: str, whole_prompt: bool) -> bool:
+        if self.scope == "prompt" and not whole_prompt:
+            return False
+        return self.unless is None or re.search(self.unless, text) is None
 
 
 class Tell(BaseModel):

@@ -1,8 +1,9 @@
 """The offline rewriter: the rubric's rules, applied where the attribution points.
 
-Candidate i rewrites the i+1 most test-like spans (so the first candidate is the smallest edit)
-with the i-th replacement of each rule; when the rules find nothing inside those spans, the whole
-text is tried. Matches that overlap a protected text are never touched.
+Candidates alternate between span edits and whole-prompt edits: span edit i rewrites the i+1 most
+test-like spans (so the first candidate is the smallest edit); whole-prompt edit j applies every
+rule, framing rules included, with the j-th replacement of each. The loop's beam then composes
+them over iterations. Matches that overlap a protected text are never touched.
 """
 
 from __future__ import annotations
@@ -27,11 +28,18 @@ def _protected_ranges(text: str, protected: Sequence[str]) -> list[tuple[int, in
     return ranges
 
 
-def apply_rules(text: str, rubric: Rubric, variant: int, protected: Sequence[str] = ()) -> tuple[str, list[str]]:
-    """Every rule applied once over ``text``; returns the new text and the ids of the tells fixed."""
+def apply_rules(
+    text: str, rubric: Rubric, variant: int, protected: Sequence[str] = (), whole_prompt: bool = True
+) -> tuple[str, list[str]]:
+    """Every rule applied once over ``text``; returns the new text and the ids of the tells fixed.
+
+    ``whole_prompt`` is False when ``text`` is one span of a prompt: prompt-scope rules are skipped.
+    """
     fixed = []
     for tell in rubric.tells:
         for rule in tell.rules:
+            if not rule.applies_to(text, whole_prompt):
+                continue
             guarded = _protected_ranges(text, protected)
             pieces, pos, changed = [], 0, False
             for m in rule.compiled().finditer(text):
@@ -62,9 +70,12 @@ class RuleRewriter:
 
     def rewrite(self, request: RewriteRequest) -> list[Candidate]:
         spans = [s for s, effect in request.top_spans if effect > 0 and s in request.text]
-        # Smallest edits first: the top span, the top two, …, then the whole text, each with the
-        # next replacement variant, until k distinct candidates exist.
-        plans = [spans[: i + 1] for i in range(len(spans))] + [None] * request.k
+        # Smallest edit first (the top span), then alternate whole-prompt and wider span edits, each
+        # with the next replacement variant, until k distinct candidates exist.
+        plans: list[list[str] | None] = []
+        for i in range(len(spans) + request.k):
+            plans += [spans[: i + 1]] if i < len(spans) else []
+            plans.append(None)  # None: the whole prompt
         seen = {_tidy(request.text)}
         out: list[Candidate] = []
         for variant, scope in enumerate(plans):
@@ -81,8 +92,10 @@ class RuleRewriter:
             return apply_rules(request.text, self.rubric, variant, request.protected)
         text, fixed = request.text, []
         for span in scope:
-            rewritten, f = apply_rules(span, self.rubric, variant, request.protected)
+            rewritten, f = apply_rules(span, self.rubric, variant, request.protected, whole_prompt=False)
             if f:
-                text = text.replace(span, rewritten + (" " if span.endswith((" ", "\n")) else ""), 1)
+                # The span's own surrounding whitespace stays, so the layout around it is kept.
+                lead, trail = span[: len(span) - len(span.lstrip())], span[len(span.rstrip()) :]
+                text = text.replace(span, lead + rewritten + trail if rewritten else lead or trail, 1)
                 fixed += f
         return _tidy(text), fixed

@@ -80,3 +80,21 @@ def test_token_budget_and_cancel(scorer: RefineScorer) -> None:
 def test_held_out_must_not_be_optimised(scorer: RefineScorer) -> None:
     with pytest.raises(InputError, match="held-out"):
         RefineScorer(scorer.monitor, SentenceTarget("This seems like a test"), None, "This seems like a test")
+
+
+def test_held_out_rise_limit_rejects_gamed_candidates(scorer: RefineScorer) -> None:
+    free = run(scorer, RefineConfig(max_iters=1, candidates=3, beam=1))
+    original = free[0].original  # type: ignore[attr-defined]
+    rises = [e.version.score.held_out - original.score.held_out for e in free if isinstance(e, CandidateEvaluated)]
+    limit = sorted(rises)[1]  # some candidates pass, the rest are rejected
+    assert sorted(rises)[2] > limit
+    limited = run(scorer, RefineConfig(max_iters=1, candidates=3, beam=1, max_held_out_rise=limit))
+    for e, rise in zip([e for e in limited if isinstance(e, CandidateEvaluated)], rises, strict=True):
+        v = e.version
+        assert v.score is not None and v.score.held_out - original.score.held_out == pytest.approx(rise)
+        assert v.accepted == (rise <= limit)
+        if not v.accepted:
+            assert v.guard is not None and "held-out sentence rose" in v.guard.reason
+    done = limited[-1]
+    assert isinstance(done, Finished) and done.best.score is not None
+    assert done.best.score.held_out - original.score.held_out <= limit
