@@ -14,11 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from evalrefine.core.lint.discovery import DEFAULT_INCLUDE
+from evalrefine.core.lint.formats import DEFAULT_TEXT_FIELDS
 from evalrefine.errors import ConfigError
 
 DEFAULT_SENTENCES: tuple[str, ...] = ("This is clearly a test", "The user might be testing")
@@ -135,6 +138,29 @@ class RefineSettings(BaseModel):
     """The intent guard's smallest cosine similarity between the original and a rewrite."""
 
 
+class LintSettings(BaseModel):
+    """``evalrefine lint``: which files are prompts, and when a prompt is a finding. Usually set per
+    repository, in ``evalrefine.toml`` (``[lint]``) or ``pyproject.toml`` (``[tool.evalrefine.lint]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    """Globs (file name or path relative to the linted directory) of files to read when walking a directory."""
+
+    exclude: tuple[str, ...] = ()
+    """Extra globs to skip, on top of the built-in ones (dot-directories, README*, LICENSE*, package.json, …)."""
+
+    text_fields: tuple[str, ...] = DEFAULT_TEXT_FIELDS
+    """Record fields that hold the prompt, tried in order (JSON, JSONL and CSV files)."""
+
+    threshold: str = "90"
+    """A prompt is a finding above this: a deployment percentile (0-100) of the joint score, or,
+    as a negative number, a raw log P of the first monitored sentence."""
+
+    batch_size: int = Field(default=16, ge=1, le=512)
+    """Prompts scored together in one packed forward pass."""
+
+
 def default_data_dir() -> Path:
     import platformdirs
 
@@ -163,6 +189,9 @@ class Settings(BaseSettings):
     refine: RefineSettings = Field(default_factory=RefineSettings)
     """The refine loop's rewriters."""
 
+    lint: LintSettings = Field(default_factory=LintSettings)
+    """Linting a repository of eval prompts."""
+
     data_dir: Path = Field(default_factory=default_data_dir)
     """Reference sets you build are stored here."""
 
@@ -179,7 +208,35 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_file())
-        return (init_settings, env_settings, toml)
+        project = project_config_file()
+        if project is None:
+            return (init_settings, env_settings, toml)
+        if project.name == "pyproject.toml":
+            import tomllib
+
+            table = tomllib.loads(project.read_text(encoding="utf-8"))["tool"]["evalrefine"]
+            return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=table), toml)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=project), toml)
+
+
+def project_config_file(start: Path | None = None) -> Path | None:
+    """The nearest ``evalrefine.toml``, or ``pyproject.toml`` with a ``[tool.evalrefine]`` table, from
+    the working directory up: a repository's own settings (lint patterns, threshold) override the
+    user's config file; the environment and flags override both."""
+    import tomllib
+
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "evalrefine.toml").is_file():
+            return folder / "evalrefine.toml"
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                if "evalrefine" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}):
+                    return pyproject
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                pass
+    return None
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -191,7 +248,7 @@ def load_settings(**overrides: object) -> Settings:
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         raise ConfigError(
             f"invalid setting {where}: {first['msg']}",
-            f"check {default_config_file()} and the EVALREFINE_* environment variables",
+            f"check {project_config_file() or default_config_file()} and the EVALREFINE_* environment variables",
         ) from None
     except Exception as exc:  # a config file that is not valid TOML
         if exc.__class__.__name__ == "TOMLDecodeError":

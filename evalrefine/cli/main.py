@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from evalrefine.cli import explain_cmd, reference_cmd, refine_cmd, validate_cmd
+from evalrefine.cli import explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd
 from evalrefine.cli.common import (
     DeviceOpt,
     JsonOpt,
@@ -43,6 +43,7 @@ app.add_typer(reference_cmd.app, name="reference")
 app.command("validate")(validate_cmd.validate_command)
 app.command("explain")(explain_cmd.explain_command)
 app.command("refine")(refine_cmd.refine_command)
+app.command("lint")(lint_cmd.lint_command)
 
 
 @app.command()

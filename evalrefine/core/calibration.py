@@ -53,7 +53,11 @@ class Placement:
 def place(result: MonitorResult, reference: Reference, target: float = 50.0) -> Placement:
     """Percentiles of ``result`` in ``reference`` (the caller checked the fingerprints match)."""
     logprobs = {s.sentence: s.logprob for s in result.sentences}
-    tokens = len(result.prompt.ids)
+    return place_scores(logprobs, len(result.prompt.ids), reference, target)
+
+
+def place_scores(logprobs: Mapping[str, float], tokens: int, reference: Reference, target: float = 50.0) -> Placement:
+    """:func:`place` from stored scores (a cache row): per-sentence log P and the prompt's length."""
     has_eval = bool(reference.labelled("eval"))
     pct, eval_pct = {}, {}
     for sentence, lp in logprobs.items():

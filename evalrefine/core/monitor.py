@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from evalrefine.core.conversation import Conversation, validate_conversation
 from evalrefine.core.protocols import ScoringBackend
 from evalrefine.core.template import detect_reasoning_format, opener_to_append
-from evalrefine.errors import ContextTooLongError, InputError
+from evalrefine.errors import ContextTooLongError, EvalRefineError, InputError
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,20 @@ class StartOfCotMonitor:
         prepared = [self.prepare(c, allow_empty) for c in conversations]
         logprobs = self.backend.score_variants([p.ids for p in prepared], [p.continuations for p in prepared])
         return [self.result_from(p, lp) for p, lp in zip(prepared, logprobs, strict=True)]
+
+    def score_batch(self, conversations: Sequence[Conversation]) -> list[MonitorResult | EvalRefineError]:
+        """Score unrelated prompts together: they share the chat template's header, which is
+        computed once, and the rest are packed many to a forward pass (no padding). A prompt that
+        cannot be scored (e.g. too long) gets its error in its slot; the others are unaffected."""
+        prepared: list[PreparedPrompt | EvalRefineError] = []
+        for conv in conversations:
+            try:
+                prepared.append(self.prepare(conv))
+            except EvalRefineError as exc:
+                prepared.append(exc)
+        ok = [p for p in prepared if isinstance(p, PreparedPrompt)]
+        logprobs = iter(self.backend.score_variants([p.ids for p in ok], [p.continuations for p in ok]) if ok else [])
+        return [p if isinstance(p, EvalRefineError) else self.result_from(p, next(logprobs)) for p in prepared]
 
     def result_from(self, prepared: PreparedPrompt, logprobs: Sequence[Sequence[float]]) -> MonitorResult:
         """A result from per-token log-probabilities computed elsewhere (e.g. by a gradient pass)."""

@@ -1,0 +1,138 @@
+"""``evalrefine lint``: find the prompts of an eval repository that look like tests (CI-friendly).
+
+Exit status: 0 every prompt under the threshold, 1 findings (new ones, with ``--baseline``),
+2 errors (unreadable records are listed with file:line; the rest is still linted).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from evalrefine.cli.common import (
+    DeviceOpt,
+    ModelOpt,
+    OpenerOpt,
+    ReferenceOpt,
+    SentenceOpt,
+    build_settings,
+    err_console,
+    find_reference,
+    load_model,
+    monitor_for,
+)
+from evalrefine.core.lint.run import LintFinished, LintReport, Scored, Threshold, collect, lint
+from evalrefine.errors import InputError
+
+FORMATS = ("table", "json", "sarif", "junit")
+
+
+def lint_command(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories or globs to lint.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif or junit.")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
+    threshold: Annotated[
+        str | None,
+        typer.Option("--threshold", help="Deployment percentile (0-100), or a raw log P if negative."),
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="A previous --format json report: fail on new findings only.")
+    ] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="Rewrite findings with the offline rubric rewriter.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="With --fix: patch the files in place (a .bak copy is kept).")
+    ] = False,
+    fix_dir: Annotated[Path, typer.Option("--fix-dir", help="With --fix: where fixed copies go.")] = Path(
+        "evalrefine-fixed"
+    ),
+    include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to read (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")] = None,
+    text_field: Annotated[
+        list[str] | None, typer.Option("--text-field", help="Record field holding the prompt (repeatable).")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Score everything afresh.")] = False,
+    cache_file: Annotated[
+        Path | None, typer.Option("--cache", help="Score cache (SQLite); default CACHE_DIR/scores.sqlite.")
+    ] = None,
+    sentence: SentenceOpt = None,
+    model: ModelOpt = None,
+    cot_opener: OpenerOpt = None,
+    device: DeviceOpt = None,
+    reference: ReferenceOpt = None,
+) -> None:
+    """Score every prompt in an eval repository and report the ones that look like tests."""
+    from evalrefine import __version__
+    from evalrefine.core.score_cache import ScoreCache
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown --format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    if write and not fix:
+        raise InputError("--write patches the fixes in place", "give --fix --write")
+    settings = build_settings(model, sentence, cot_opener, device, reference)
+    cfg = settings.lint
+    limit = Threshold.parse(threshold or cfg.threshold)
+    prompts, problems, skipped = collect(
+        paths, include or cfg.include, [*cfg.exclude, *(exclude or [])], text_field or cfg.text_fields
+    )
+    quiet = fmt != "table" and output is None
+    backend = load_model(settings, quiet=quiet)
+    ref = find_reference(settings, monitor_for(backend, settings))
+    monitor = monitor_for(backend, settings, ref.required_sentences() if ref else ())
+    cache = None if no_cache else ScoreCache(cache_file or settings.cache_dir / "scores.sqlite")
+    cancel = threading.Event()
+    events = lint(prompts, problems, skipped, monitor, limit, ref, cache, baseline, cfg.batch_size, cancel)
+    report = _run_with_progress(events, cancel, quiet)
+    if cache is not None:
+        cache.close()
+    text = _render(report, fmt, __version__)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output}")
+    if fmt == "table" or output is not None:
+        from evalrefine.cli.render_lint import lint_table
+
+        lint_table(Console(stderr=fmt != "table"), report, ref)
+    elif text:
+        sys.stdout.write(text)
+    if fix and report.findings:
+        from evalrefine.cli.lint_fix import fix_findings
+
+        fix_findings(report, monitor, ref, settings, fix_dir, write)
+    raise typer.Exit(report.exit_code)
+
+
+def _run_with_progress(events, cancel: threading.Event, quiet: bool) -> LintReport:  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, disable=quiet) as progress:
+        task = progress.add_task("scoring prompts", total=None)
+        try:
+            for event in events:
+                if isinstance(event, Scored):
+                    progress.update(task, completed=event.done, total=event.total)
+                elif isinstance(event, LintFinished):
+                    return event.report
+        except KeyboardInterrupt:
+            cancel.set()
+            err_console.print("interrupted: scores so far are kept in the cache; run the same command to resume")
+            raise SystemExit(130) from None
+    raise AssertionError("lint ended without a report")
+
+
+def _render(report: LintReport, fmt: str, version: str) -> str:
+    from evalrefine.core.lint.reports import to_json, to_junit, to_sarif
+
+    if fmt == "json":
+        return json.dumps(to_json(report), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "sarif":
+        return json.dumps(to_sarif(report, version), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "junit":
+        return to_junit(report)
+    return ""

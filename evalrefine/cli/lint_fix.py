@@ -1,0 +1,86 @@
+"""``lint --fix``: rewrite the findings with the offline rubric rewriter, then write fixed copies
+(default, under ``--fix-dir``) or, with ``--write``, patch the files in place keeping a ``.bak``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from evalrefine.cli.common import err_console
+from evalrefine.cli.render import ordinal
+from evalrefine.config import Settings
+from evalrefine.core.lint.fix import PromptFixed, Replacement, fix_prompts, patch_text, write_fixed
+from evalrefine.core.lint.run import LintReport
+from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.reference import Reference
+
+HELD_OUT = "This seems like a test"
+
+
+def fix_findings(
+    report: LintReport,
+    monitor: StartOfCotMonitor,
+    reference: Reference | None,
+    settings: Settings,
+    fix_dir: Path,
+    write: bool,
+) -> None:
+    from evalrefine.backends.embedder import SentenceTransformerEmbedder
+    from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
+    from evalrefine.core.guard import IntentGuard
+    from evalrefine.core.refine import RefineConfig, RefineScorer
+    from evalrefine.core.rubric import find_rubric
+    from evalrefine.resources import data_dir
+
+    target: Target = JointTarget(reference) if reference else SentenceTarget(report.sentence)
+    fix_monitor = StartOfCotMonitor(
+        monitor.backend, list(dict.fromkeys([*monitor.sentences, HELD_OUT])), monitor.cot_opener
+    )
+    scorer = RefineScorer(fix_monitor, target, reference, HELD_OUT)
+    rubric = find_rubric("default", [data_dir("rubrics"), settings.data_dir / "rubrics"])
+    guard = IntentGuard((), SentenceTransformerEmbedder(), None, settings.refine.min_similarity)
+    pct = report.threshold.value if report.threshold.kind == "percentile" else settings.calibration.target_percentile
+    config = RefineConfig(max_iters=3, target_percentile=pct)
+    fixed: list[PromptFixed] = []
+    with err_console.status("rewriting findings…") as status:
+        for i, outcome in enumerate(fix_prompts([r.prompt for r in report.findings], scorer, rubric, guard, config)):
+            status.update(f"rewriting findings… {i + 1}/{len(report.findings)}")
+            fixed.append(outcome)
+    by_file: dict[Path, list[Replacement]] = defaultdict(list)
+    for f in fixed:
+        if f.new_text is not None:
+            by_file[f.prompt.location.path].append(Replacement(f.prompt, f.new_text))
+    unplaced: list[Replacement] = []
+    for path, reps in sorted(by_file.items()):
+        new_text, failed = patch_text(path.read_text(encoding="utf-8-sig"), path.suffix, reps)
+        unplaced += failed
+        if len(failed) < len(reps):
+            written = write_fixed(path, new_text, None if write else fix_dir)
+            err_console.print(
+                f"{'patched' if write else 'wrote'} {written}" + (f" (backup {path}.bak)" if write else "")
+            )
+    _show(Console(stderr=True), fixed, unplaced)
+
+
+def _show(console: Console, fixed: list[PromptFixed], unplaced: list[Replacement]) -> None:
+    table = Table(title="--fix: score before → after", title_justify="left")
+    for col in ("where", "before", "after", "result"):
+        table.add_column(col)
+    skipped = {id(r.prompt) for r in unplaced}
+    for f in fixed:
+
+        def pct(s: object) -> str:
+            p = getattr(s, "percentile", None)
+            return ordinal(p) if p is not None else f"{getattr(s, 'value', 0.0):.2f}"
+
+        if f.new_text is None:
+            result = "no rewrite scored lower"
+        elif id(f.prompt) in skipped:
+            result = "not patched: literal not found (rendered template or block scalar)"
+        else:
+            result = "fixed"
+        table.add_row(str(f.prompt.location), pct(f.before), pct(f.after), result)
+    console.print(table)

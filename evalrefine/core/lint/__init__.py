@@ -1,0 +1,1 @@
+"""Linting whole eval repositories: discovery, format readers, scoring, reports and fixes."""

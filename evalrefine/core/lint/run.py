@@ -1,0 +1,227 @@
+"""Linting a repository: read every prompt, score it (batched, cached), and judge it against a threshold.
+
+:func:`lint` is a generator of small frozen events (the CLI draws a progress bar from them, the TUI
+would post them as messages) ending in :class:`LintFinished` with the whole :class:`LintReport`.
+Prompts are scored shortest first in packed batches, identical prompts once, and every batch is
+committed to the SQLite cache before the next starts: a killed run resumes where it stopped, with
+no score lost or computed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalrefine.core.batch import PromptFailed, PromptScored, score_records
+from evalrefine.core.calibration import place_scores
+from evalrefine.core.lint.discovery import DEFAULT_EXCLUDE, discover
+from evalrefine.core.lint.formats import parse_file
+from evalrefine.core.lint.sources import LintPrompt, ParseProblem, SkippedFile
+from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.reference import Reference
+from evalrefine.core.score_cache import ScoreCache
+from evalrefine.errors import InputError
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``percentile``: the joint score's deployment percentile; ``logprob``: raw log P of ``sentence``."""
+
+    kind: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Threshold:
+        try:
+            value = float(text.rstrip("%"))
+        except ValueError:
+            raise InputError(
+                f"threshold {text!r} is not a number", "give a percentile (e.g. 90) or a negative log P (e.g. -25)"
+            ) from None
+        if value < 0:
+            return cls("logprob", value)
+        if value > 100:
+            raise InputError(f"threshold {text} is above 100", "a percentile is 0-100; a log P is negative")
+        return cls("percentile", value)
+
+    def describe(self, sentence: str) -> str:
+        if self.kind == "percentile":
+            return f"deployment percentile > {self.value:g}"
+        return f"log P({sentence!r}) > {self.value:g}"
+
+
+@dataclass(frozen=True)
+class LintResult:
+    prompt: LintPrompt
+    logprobs: dict[str, float]
+    tokens: int
+    cached: bool
+    logprob: float
+    """log P of the first monitored sentence."""
+    percentile: float | None
+    """Deployment percentile of the joint score (``None`` without a reference)."""
+    finding: bool
+    new: bool
+    """A finding that the baseline does not list (every finding when there is no baseline)."""
+
+
+@dataclass(frozen=True)
+class LintReport:
+    results: tuple[LintResult, ...]
+    """Worst first."""
+    problems: tuple[ParseProblem, ...]
+    skipped: tuple[SkippedFile, ...]
+    threshold: Threshold
+    sentence: str
+    reference: str | None
+    baseline: Path | None = None
+    cancelled: bool = False
+
+    @property
+    def findings(self) -> list[LintResult]:
+        return [r for r in self.results if r.finding and r.new]
+
+    @property
+    def exit_code(self) -> int:
+        """0: every prompt under the threshold; 1: findings (new ones, with a baseline); 2: errors."""
+        if self.problems or self.cancelled:
+            return 2
+        return 1 if self.findings else 0
+
+
+@dataclass(frozen=True)
+class FilesRead:
+    files: int
+    prompts: int
+    unique: int
+    problems: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class Scored:
+    done: int
+    total: int
+    cached: bool
+
+
+@dataclass(frozen=True)
+class LintFinished:
+    report: LintReport
+
+
+LintEvent = FilesRead | Scored | LintFinished
+
+
+def read_baseline(path: Path) -> set[str]:
+    """Content hashes of the findings in a previous ``lint --format json`` report."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {r["hash"] for r in data["results"] if r["finding"]}
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read baseline: {exc.strerror}", "check the --baseline path") from None
+    except (ValueError, KeyError, TypeError):
+        raise InputError(
+            f"{path}: not a lint JSON report", "make one with: evalrefine lint PATH --format json -o FILE"
+        ) from None
+
+
+def collect(
+    paths: Sequence[str], include: Sequence[str], exclude: Sequence[str], text_fields: Sequence[str]
+) -> tuple[list[LintPrompt], list[ParseProblem], list[SkippedFile]]:
+    """Every prompt, problem and skipped file under ``paths`` (a prompt file that a promptfoo config
+    also references is reported once)."""
+    prompts, problems, skipped = [], [], []
+    seen: set[tuple[str, str]] = set()
+    for path, explicit in discover(paths, include, (*DEFAULT_EXCLUDE, *exclude)):
+        for item in parse_file(path, text_fields, explicit):
+            if isinstance(item, LintPrompt):
+                key = (str(item.location.path.resolve()) + f":{item.location.line}", item.content_hash)
+                if key not in seen:
+                    seen.add(key)
+                    prompts.append(item)
+            elif isinstance(item, ParseProblem):
+                problems.append(item)
+            else:
+                skipped.append(item)
+    return prompts, problems, skipped
+
+
+def lint(
+    prompts: Sequence[LintPrompt],
+    problems: Sequence[ParseProblem],
+    skipped: Sequence[SkippedFile],
+    monitor: StartOfCotMonitor,
+    threshold: Threshold,
+    reference: Reference | None,
+    cache: ScoreCache | None = None,
+    baseline: Path | None = None,
+    batch_size: int = 16,
+    cancel: threading.Event | None = None,
+) -> Iterator[LintEvent]:
+    if threshold.kind == "percentile" and reference is None:
+        raise InputError(
+            "a percentile threshold needs a deployment reference for this model",
+            "build one (evalrefine reference build) or give a raw log P threshold, e.g. --threshold -25",
+        )
+    known = read_baseline(baseline) if baseline else set()
+    sentence = monitor.sentences[0]
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i].text))  # similar lengths batch together
+    records = [prompts[i].as_record() for i in order]
+    yield FilesRead(
+        len({p.location.path for p in prompts} | {p.location.path for p in problems}),
+        len(prompts),
+        len({r.content_hash for r in records}),
+        len(problems),
+        len(skipped),
+    )
+    results, problems = [], list(problems)
+    done = 0
+    for event in score_records(monitor, records, cache, cancel, batch_size):
+        done += 1
+        prompt = prompts[order[event.index]]
+        if isinstance(event, PromptFailed):
+            problems.append(ParseProblem(prompt.location, event.message.split(": ", 1)[-1]))
+        elif isinstance(event, PromptScored):
+            results.append(_judge(prompt, event, threshold, reference, sentence, known))
+        yield Scored(done, len(records), isinstance(event, PromptScored) and event.cached)
+    cancelled = done < len(records)
+    results.sort(key=lambda r: (-(r.percentile if r.percentile is not None else r.logprob), -r.logprob))
+    report = LintReport(
+        tuple(results),
+        tuple(problems),
+        tuple(skipped),
+        threshold,
+        sentence,
+        reference.name if reference else None,
+        baseline,
+        cancelled,
+    )
+    yield LintFinished(report)
+
+
+def _judge(
+    prompt: LintPrompt,
+    event: PromptScored,
+    threshold: Threshold,
+    reference: Reference | None,
+    sentence: str,
+    known: set[str],
+) -> LintResult:
+    logprobs = dict(event.logprobs)
+    percentile = place_scores(logprobs, event.prompt_tokens, reference).percentile if reference else None
+    value = percentile if threshold.kind == "percentile" else logprobs[sentence]
+    finding = value is not None and value > threshold.value
+    return LintResult(
+        prompt,
+        logprobs,
+        event.prompt_tokens,
+        event.cached,
+        logprobs[sentence],
+        percentile,
+        finding,
+        finding and prompt.content_hash not in known,
+    )
