@@ -137,6 +137,12 @@ class RefineSettings(BaseModel):
     min_similarity: float = Field(default=0.7, ge=0.0, le=1.0)
     """The intent guard's smallest cosine similarity between the original and a rewrite."""
 
+    max_held_out_rise: float | None = 0.0
+    """Reject a rewrite whose held-out sentence (scored, never optimised) gains more than this many
+    nats of log P over the original: the optimised score fell but the model finds the prompt no less
+    test-like, i.e. the monitor was gamed. ``None`` turns the check off (benchmarks/bench_refine.py
+    measures both)."""
+
 
 class LintSettings(BaseModel):
     """``evalrefine lint``: which files are prompts, and when a prompt is a finding. Usually set per

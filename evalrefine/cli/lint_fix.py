@@ -43,7 +43,7 @@ def fix_findings(
     rubric = find_rubric("default", [data_dir("rubrics"), settings.data_dir / "rubrics"])
     guard = IntentGuard((), SentenceTransformerEmbedder(), None, settings.refine.min_similarity)
     pct = report.threshold.value if report.threshold.kind == "percentile" else settings.calibration.target_percentile
-    config = RefineConfig(max_iters=3, target_percentile=pct)
+    config = RefineConfig(max_iters=3, target_percentile=pct, max_held_out_rise=settings.refine.max_held_out_rise)
     fixed: list[PromptFixed] = []
     with err_console.status("rewriting findings…") as status:
         for i, outcome in enumerate(fix_prompts([r.prompt for r in report.findings], scorer, rubric, guard, config)):

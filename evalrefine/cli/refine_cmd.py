@@ -75,7 +75,8 @@ def refine_command(
     max_held_out_rise: Annotated[
         float | None,
         typer.Option(
-            "--max-held-out-rise", help="Reject rewrites whose held-out log P rises more than this many nats."
+            "--max-held-out-rise",
+            help="Reject rewrites whose held-out log P rises more than this many nats (default 0; inf = off).",
         ),
     ] = None,
     sentence: SentenceOpt = None,
@@ -116,7 +117,7 @@ def refine_command(
         settings.calibration.target_percentile,
         max_tokens=max_tokens,
         max_cost_usd=max_cost,
-        max_held_out_rise=max_held_out_rise,
+        max_held_out_rise=_rise_limit(max_held_out_rise, settings.refine.max_held_out_rise),
     )
     history_path = history or out_path.with_name(out_path.name + ".history.jsonl")
     events = refine(
@@ -141,6 +142,11 @@ def refine_command(
         err_console.print(f"kept the original as {backup}")
     _write(out_path, best, file.suffix)
     console.print(f"wrote {out_path} (history: {history_path})")
+
+
+def _rise_limit(flag: float | None, setting: float | None) -> float | None:
+    limit = flag if flag is not None else setting
+    return None if limit is None or limit == float("inf") else limit
 
 
 def _embedder() -> Embedder:

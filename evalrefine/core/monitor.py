@@ -160,7 +160,12 @@ class StartOfCotMonitor:
             except EvalRefineError as exc:
                 prepared.append(exc)
         ok = [p for p in prepared if isinstance(p, PreparedPrompt)]
-        logprobs = iter(self.backend.score_variants([p.ids for p in ok], [p.continuations for p in ok]) if ok else [])
+        if len(ok) == 1:  # one pass, no shared-prefix cache to build
+            logprobs = iter([self.backend.score_continuations(ok[0].ids, ok[0].continuations)])
+        else:
+            logprobs = iter(
+                self.backend.score_variants([p.ids for p in ok], [p.continuations for p in ok]) if ok else []
+            )
         return [p if isinstance(p, EvalRefineError) else self.result_from(p, next(logprobs)) for p in prepared]
 
     def result_from(self, prepared: PreparedPrompt, logprobs: Sequence[Sequence[float]]) -> MonitorResult:
