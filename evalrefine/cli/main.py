@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from evalrefine.cli import explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd
+from evalrefine.cli import compare_cmd, explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd
 from evalrefine.cli.common import (
     DeviceOpt,
     JsonOpt,
@@ -44,6 +44,7 @@ app.command("validate")(validate_cmd.validate_command)
 app.command("explain")(explain_cmd.explain_command)
 app.command("refine")(refine_cmd.refine_command)
 app.command("lint")(lint_cmd.lint_command)
+app.command("compare")(compare_cmd.compare_command)
 
 
 @app.command()
@@ -98,6 +99,26 @@ def score(
         err_console.print(
             "no deployment reference matches this model: build one with `evalrefine reference build --deploy FILE`"
         )
+
+
+@app.command()
+def tui(
+    file: Annotated[str | None, typer.Argument(help="Prompt file to open (created on save if missing).")] = None,
+    model: ModelOpt = None,
+    device: DeviceOpt = None,
+    reference: ReferenceOpt = None,
+    target: TargetOpt = None,
+) -> None:
+    """Open the terminal app: edit a prompt and watch its eval-awareness score respond."""
+    from pathlib import Path
+
+    from evalrefine.tui.app import EvalRefineApp
+
+    settings = build_settings(model, None, None, device, reference, target)
+    path = Path(file) if file else None
+    if path is not None and path.exists():
+        read_prompt(str(path), None)  # a broken file is a one-line error here, not inside the app
+    EvalRefineApp(settings, path).run()
 
 
 @app.callback()

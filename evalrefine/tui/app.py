@@ -1,0 +1,397 @@
+"""``evalrefine tui``: edit an eval prompt and watch the model's eval-awareness respond.
+
+The app only drives :class:`~evalrefine.tui.session.Session` (core functions) from thread
+workers and renders what they post back as typed messages; scoring is debounced after edits and
+``exclusive`` workers cancel stale work, so typing never blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Select,
+    Sparkline,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
+
+from evalrefine.config import Settings
+from evalrefine.core.compare import Comparison
+from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.lint.run import FilesRead, LintFinished
+from evalrefine.core.lint.run import Scored as LintScored
+from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, PromptScore, Started, Version
+from evalrefine.tui.messages import (
+    Compared,
+    Explained,
+    LintProgress,
+    RefineProgress,
+    Scored,
+    SessionReady,
+    WorkFailed,
+)
+from evalrefine.tui.session import HELD_OUT, ScoreView, Session
+from evalrefine.tui.widgets import ConfirmQuit, HelpScreen, ScorePanel, diff_text, score_renderable, sparkline_values
+from evalrefine.tui.workers import WorkersMixin
+
+DEBOUNCE_SECONDS = 0.6
+SessionFactory = Callable[[Settings], Session]
+
+
+class EvalRefineApp(WorkersMixin, App[None]):
+    CSS_PATH = "evalrefine.tcss"
+    TITLE = "evalrefine"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("f2", "score", "Score"),
+        Binding("f3", "explain", "Explain"),
+        Binding("f4", "refine(1)", "Refine step"),
+        Binding("f5", "refine(5)", "Refine loop"),
+        Binding("f6", "compare", "Compare"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
+
+    def __init__(self, settings: Settings, path: Path | None = None, factory: SessionFactory | None = None) -> None:
+        super().__init__()
+        self.settings, self.path = settings, path
+        self.factory = factory or Session.load
+        self.session: Session | None = None
+        self.last_view: ScoreView | None = None
+        self.last_comparison: Comparison | None = None
+        self.revision = 0
+        self.saved_text = ""
+        self.versions: list[Version] = []
+        self.candidates: dict[int, Version] = {}
+        self._debounce: Timer | None = None
+        self._lint_rows: dict[str, Conversation] = {}
+        system, user = "", ""
+        if path is not None and path.exists():
+            from evalrefine.core.conversation import load_conversation
+
+            conv = load_conversation(path)
+            system, user = conv.system or "", conv.messages[-1].content
+        self._initial = (system, user)
+        self.saved_text = user
+
+    # -- layout -----------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="author"):
+            with TabPane("Author", id="author"), Horizontal():
+                with Vertical(id="editor-pane"):
+                    yield Label("system prompt")
+                    yield TextArea(self._initial[0], id="system", soft_wrap=True)
+                    yield Label("user turn" + (f" ({self.path})" if self.path else ""))
+                    yield TextArea(self._initial[1], id="user", soft_wrap=True)
+                yield ScorePanel(id="score")
+            with TabPane("Explain", id="explain"), Vertical():
+                with Horizontal(classes="controls"):
+                    yield Select(
+                        [(m, m) for m in ("loo", "ablation", "gradient")], value="loo", id="method", allow_blank=False
+                    )
+                    yield Select(
+                        [(g, g) for g in ("sentence", "clause", "word")],
+                        value="sentence",
+                        id="granularity",
+                        allow_blank=False,
+                    )
+                yield VerticalScroll(Static("press F3 to explain the current prompt", id="heatmap"))
+                yield DataTable(id="spans", cursor_type="row")
+                yield Static("", id="span-detail")
+            with TabPane("Refine", id="refine"), Vertical():
+                yield Static("F4: one refine step · F5: the loop until the target", id="refine-status")
+                yield DataTable(id="candidates", cursor_type="row")
+                yield VerticalScroll(Static("", id="candidate-diff"), id="diff-scroll")
+                yield Label("score of each accepted version (lower = more like real traffic)")
+                yield Sparkline([0.0], id="history")
+            with TabPane("Compare", id="compare"):
+                yield VerticalScroll(
+                    Static("F6 compares the original with the current version", id="comparison"),
+                    id="comparison-scroll",
+                )
+            with TabPane("Lint", id="lint"), Vertical():
+                yield Input(placeholder="a directory or file of eval prompts, then enter", id="lint-path")
+                yield Static("", id="lint-status")
+                yield DataTable(id="lint-table", cursor_type="row")
+        yield Footer()
+
+    def load_factory(self, settings: Settings) -> Session:
+        return self.factory(settings)
+
+    def on_mount(self) -> None:
+        self.query_one("#candidates", DataTable).add_columns("id", "iter", "score", "pct", "guard", "why")
+        self.query_one("#spans", DataTable).add_columns("effect", "span")
+        self.query_one("#lint-table", DataTable).add_columns("where", "pct", "log P", "prompt")
+        self.load_session()
+
+    # -- state helpers ----------------------------------------------------------------------------
+    def conversation(self) -> Conversation:
+        system = self.query_one("#system", TextArea).text
+        user = self.query_one("#user", TextArea).text
+        msgs = ([Message("system", system)] if system.strip() else []) + [Message("user", user)]
+        return Conversation(tuple(msgs))
+
+    @property
+    def dirty(self) -> bool:
+        return self.query_one("#user", TextArea).text != self.saved_text
+
+    def set_user_text(self, text: str) -> None:
+        self.query_one("#user", TextArea).text = text
+
+    def fail(self, what: str, error: str) -> None:
+        self.notify(error, title=f"{what} failed", severity="error", timeout=8)
+
+    # -- messages from workers --------------------------------------------------------------------
+    def on_session_ready(self, message: SessionReady) -> None:
+        self.session = message.session
+        ref = self.session.reference
+        self.sub_title = f"{self.session.backend.name} · reference: {ref.name if ref else 'none'}"
+        self.action_score()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.fail(message.what, message.error)
+        self.query_one(ScorePanel).set_status(f"{message.what} failed: {message.error}")
+
+    def on_scored(self, message: Scored) -> None:
+        if message.revision != self.revision or self.session is None:
+            return  # a stale score of text that has changed since
+        self.last_view = message.view
+        panel = self.query_one(ScorePanel)
+        panel.set_status(f"scored revision {message.revision}")
+        panel.show(score_renderable(message.view, self.session))
+        if not self.versions:
+            text = self.query_one("#user", TextArea).text
+            score = _prompt_score(message.view)
+            self.versions.append(Version(0, None, 0, text, score))
+            self._update_history()
+
+    def on_explained(self, message: Explained) -> None:
+        from evalrefine.cli.render_explain import describe, heatmap
+
+        self.query_one("#heatmap", Static).update(heatmap(message.attribution, message.conversation))
+        table = self.query_one("#spans", DataTable)
+        table.clear()
+        for effect in message.attribution.ranked():
+            table.add_row(f"{effect.effect:+.3f}", describe(effect, message.attribution.units))
+        self.notify("explained: red raises the score, blue lowers it")
+
+    def on_refine_progress(self, message: RefineProgress) -> None:
+        event = message.event
+        status = self.query_one("#refine-status", Static)
+        if isinstance(event, Started):
+            status.update("refining…")
+        elif isinstance(event, CandidateEvaluated):
+            v = event.version
+            self.candidates[v.id] = v
+            pct = f"{v.score.percentile:.0f}" if v.score and v.score.percentile is not None else "–"
+            guard = "ok" if v.accepted else (v.guard.reason if v.guard else "rejected")
+            self.query_one("#candidates", DataTable).add_row(
+                str(v.id),
+                str(v.iteration),
+                f"{v.score.value:.3f}" if v.score else "–",
+                pct,
+                guard,
+                v.rationale,
+                key=str(v.id),
+            )
+        elif isinstance(event, IterationFinished):
+            status.update(f"iteration {event.iteration}: best {event.best.score.value if event.best.score else 0:.3f}")
+        elif isinstance(event, Finished):
+            status.update(f"done ({event.reason}); enter previews a candidate, a accepts it")
+
+    def on_compared(self, message: Compared) -> None:
+        from evalrefine.cli.compare_cmd import comparison_view
+
+        assert self.session is not None
+        self.last_comparison = message.comparison
+        self.query_one("#comparison", Static).update(
+            comparison_view(message.comparison, self.session.settings.monitor.sentences)
+        )
+
+    def on_lint_progress(self, message: LintProgress) -> None:
+        event, status = message.event, self.query_one("#lint-status", Static)
+        if isinstance(event, FilesRead):
+            status.update(f"{event.prompts} prompts in {event.files} files, {event.problems} errors")
+        elif isinstance(event, LintScored):
+            status.update(f"scored {event.done}/{event.total}")
+        elif isinstance(event, LintFinished):
+            table = self.query_one("#lint-table", DataTable)
+            table.clear()
+            self._lint_rows.clear()
+            for r in event.report.results:
+                key = f"{r.prompt.location}#{r.prompt.record_id}"
+                self._lint_rows[key] = r.prompt.conversation
+                pct = f"{r.percentile:.0f}" if r.percentile is not None else "–"
+                style = "bold red" if r.finding else ""
+                table.add_row(
+                    Text(str(r.prompt.location), style=style),
+                    pct,
+                    f"{r.logprob:.2f}",
+                    " ".join(r.prompt.text.split())[:60],
+                    key=key,
+                )
+            findings = sum(r.finding for r in event.report.results)
+            status.update(f"{len(event.report.results)} prompts, {findings} findings; enter opens one")
+
+    # -- user events ------------------------------------------------------------------------------
+    @on(TextArea.Changed)
+    def _edited(self) -> None:
+        self.revision += 1
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_SECONDS, self.action_score)
+
+    @on(DataTable.RowSelected, "#candidates")
+    def _preview(self, event: DataTable.RowSelected) -> None:
+        v = self.candidates.get(int(str(event.row_key.value)))
+        if v is not None:
+            self.query_one("#candidate-diff", Static).update(diff_text(self.query_one("#user", TextArea).text, v.text))
+
+    @on(DataTable.RowSelected, "#lint-table")
+    def _open_lint_row(self, event: DataTable.RowSelected) -> None:
+        conv = self._lint_rows.get(str(event.row_key.value))
+        if conv is not None:
+            self.query_one("#system", TextArea).text = conv.system or ""
+            self.set_user_text(conv.messages[-1].content)
+            self.versions.clear()
+            self._show_tab("author", "#user")
+
+    @on(Select.Changed)
+    def _reexplain(self) -> None:
+        if self.session is not None and self.query_one(TabbedContent).active == "explain":
+            self.action_explain()
+
+    @on(Input.Submitted, "#lint-path")
+    def _lint(self, event: Input.Submitted) -> None:
+        if self.session is None:
+            self.notify("the model is still loading")
+            return
+        self.query_one("#lint-status", Static).update(f"linting {event.value}…")
+        self.lint_worker(event.value)
+
+    def on_key(self, event: object) -> None:
+        key = getattr(event, "key", "")
+        if self.query_one(TabbedContent).active != "refine":
+            return
+        if key == "a":
+            self.action_accept()
+        elif key == "u":
+            self.action_undo()
+
+    # -- actions ----------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_score(self) -> None:
+        if self.session is None:
+            return
+        self.query_one(ScorePanel).set_status(f"scoring revision {self.revision}…")
+        self.score_worker(self.conversation(), self.revision)
+
+    def _show_tab(self, tab: str, focus: str) -> None:
+        """Switch tabs and move the focus there (a focused editor would pull its own tab back)."""
+        self.query_one(TabbedContent).active = tab
+        self.query_one(focus).focus()
+
+    def action_explain(self) -> None:
+        if self.session is None:
+            return
+        method = str(self.query_one("#method", Select).value)
+        granularity = str(self.query_one("#granularity", Select).value)
+        self._show_tab("explain", "#spans")
+        self.query_one("#heatmap", Static).update(f"explaining with {method} over {granularity}s…")
+        self.explain_worker(self.conversation(), method, granularity)
+
+    def action_refine(self, iterations: int) -> None:
+        if self.session is None:
+            return
+        self._show_tab("refine", "#candidates")
+        self.query_one("#candidates", DataTable).clear()
+        self.candidates.clear()
+        self.refine_worker(self.conversation(), iterations)
+
+    def action_accept(self) -> None:
+        table = self.query_one("#candidates", DataTable)
+        if table.row_count == 0:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        v = self.candidates.get(int(str(key.value)))
+        if v is None or not v.accepted:
+            self.notify("pick a candidate the guard accepted", severity="warning")
+            return
+        current = self.query_one("#user", TextArea).text
+        if self.last_view is not None and (not self.versions or self.versions[-1].text != current):
+            # Hand edits since the last version become a version of their own, so undo returns to them.
+            self.versions.append(Version(-1, None, 0, current, _prompt_score(self.last_view)))
+        self.versions.append(v)
+        self.set_user_text(v.text)
+        self._update_history()
+        self.notify(f"accepted candidate {v.id}")
+
+    def action_undo(self) -> None:
+        if len(self.versions) < 2:
+            self.notify("no earlier version", severity="warning")
+            return
+        self.versions.pop()
+        self.set_user_text(self.versions[-1].text)
+        self._update_history()
+
+    def action_compare(self) -> None:
+        if self.session is None or not self.versions:
+            return
+        current = self.conversation()
+        self._show_tab("compare", "#comparison-scroll")
+        original = Conversation((*current.messages[:-1], Message("user", self.versions[0].text)))
+        self.compare_worker([("original", original), ("current", current)])
+
+    def action_save(self) -> None:
+        if self.path is None:
+            self.notify("no file: start with `evalrefine tui FILE` to save", severity="warning")
+            return
+        from evalrefine.cli.refine_cmd import _write
+
+        _write(self.path, self.conversation(), self.path.suffix)
+        self.saved_text = self.query_one("#user", TextArea).text
+        self.notify(f"saved {self.path}")
+
+    async def action_quit(self) -> None:
+        if not self.dirty:
+            self.exit()
+            return
+
+        def decide(choice: str | None) -> None:
+            if choice == "save":
+                self.action_save()
+                if not self.dirty:
+                    self.exit()
+            elif choice == "discard":
+                self.exit()
+
+        self.push_screen(ConfirmQuit(), decide)
+
+    def _update_history(self) -> None:
+        values = [v.score.value for v in self.versions if v.score is not None]
+        self.query_one("#history", Sparkline).data = sparkline_values(values)
+
+
+def _prompt_score(view: ScoreView) -> PromptScore:
+    """The refine loop's score record for a scored editor version (for the history sparkline)."""
+    held = next((s.logprob for s in view.result.sentences if s.sentence == HELD_OUT), 0.0)
+    return PromptScore(view.value, view.placement.percentile if view.placement else None, held)

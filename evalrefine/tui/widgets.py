@@ -1,0 +1,111 @@
+"""Small reusable pieces of the TUI: the score panel, a word diff, the help and confirm screens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Markdown, Static
+
+from evalrefine.cli.render import placement_panel, score_table
+from evalrefine.core.compare import word_diff
+from evalrefine.tui.session import ScoreView, Session
+
+
+def score_renderable(view: ScoreView, session: Session) -> RenderableType:
+    """The CLI's score table and deployment panel (same renderables, so both front ends agree)."""
+    shown = set(session.settings.monitor.sentences)
+    parts: list[RenderableType] = [score_table(view.result, shown, view.placement)]
+    if view.placement is not None and session.reference is not None:
+        parts.append(placement_panel(view.placement, session.reference))
+    else:
+        parts.append(Text(f"{session.target.name} = {view.value:.3f} {session.target.units} (no reference)"))
+    return Group(*parts)
+
+
+def diff_text(base: str, text: str) -> Text:
+    """``text`` with what changed from ``base`` marked: [-removed-] in red, {+added+} in green."""
+    out, pos = Text(), 0
+    for _, bs, be, vs, ve in word_diff(base, text):
+        out.append(text[pos:vs])
+        if be > bs:
+            out.append(f"[-{base[bs:be]}-]", style="red")
+        if ve > vs:
+            out.append(f"{{+{text[vs:ve]}+}}", style="green")
+        pos = ve
+    out.append(text[pos:])
+    return out
+
+
+class ScorePanel(VerticalScroll):
+    """The current prompt's scores; shows a status line while a score is being computed."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading the model…", id="score-status")
+        yield Static("", id="score-body")
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#score-status", Static).update(text)
+
+    def show(self, renderable: RenderableType) -> None:
+        self.query_one("#score-body", Static).update(renderable)
+
+
+HELP = """\
+# evalrefine
+
+Edit the prompt on the **Author** tab: it is re-scored as you type (in the background).
+
+| key | what |
+|---|---|
+| F2 | score now |
+| F3 | explain: which spans make it read like a test (Explain tab) |
+| F4 | one refine step: rewrite candidates (Refine tab) |
+| F5 | the whole refine loop, until the target percentile |
+| F6 | compare the original and the current version (Compare tab) |
+| ctrl+s | save |
+| ctrl+q | quit (asks if there are unsaved changes) |
+| F1 | this help |
+
+On the **Refine** tab: `enter` previews a candidate, `a` accepts it, `u` goes back one version.
+On the **Lint** tab: type a directory, press enter, then `enter` on a row opens that prompt.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)
+            yield Button("Close", id="help-close")
+
+    def on_button_pressed(self) -> None:
+        self.dismiss()
+
+
+class ConfirmQuit(ModalScreen[str]):
+    """Unsaved changes: save, discard or cancel."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss('cancel')", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="confirm"):
+            yield Label("The prompt has unsaved changes.", id="confirm-question")
+            yield Button("Save and quit", variant="primary", id="save")
+            yield Button("Quit without saving", variant="error", id="discard")
+            yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "cancel")
+
+
+def sparkline_values(values: Sequence[float]) -> list[float]:
+    """Sparkline data: Textual's Sparkline needs at least one value."""
+    return list(values) or [0.0]
