@@ -17,6 +17,30 @@ os.environ["EVALREFINE_DATA_DIR"] = tempfile.mkdtemp(prefix="evalrefine-test-dat
 KEEP_ENV = ("EVALREFINE_CONFIG", "EVALREFINE_DATA_DIR")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def stored_prompts(db: Path) -> int:
+    """Prompts committed to a score cache so far (0 before the database exists)."""
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db) as con:
+            return int(con.execute("SELECT COUNT(*) FROM prompts").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def wait_for_stored(proc: object, db: Path, at_least: int, timeout: float = 120) -> None:
+    """Poll until ``at_least`` prompts are committed, the process ends, or ``timeout`` passes."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while stored_prompts(db) < at_least and time.monotonic() < deadline and proc.poll() is None:  # type: ignore[attr-defined]
+        time.sleep(0.05)
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

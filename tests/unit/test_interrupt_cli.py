@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tests.conftest import stored_prompts, wait_for_stored
 from tests.tiny import TEMPLATES, save_tiny
 
 
@@ -35,28 +34,17 @@ def test_sigint_keeps_scores_and_rerun_resumes(tmp_path: Path) -> None:
     db = tmp_path / "cache" / "scores.sqlite"
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def stored() -> int:
-        if not db.exists():
-            return 0
-        try:
-            with sqlite3.connect(db) as con:
-                return int(con.execute("SELECT COUNT(*) FROM prompts").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
-
-    deadline = time.monotonic() + 120
-    while stored() < 20 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+    wait_for_stored(proc, db, 20)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "run the same command again to resume" in err
     assert "Traceback" not in err
-    kept = stored()
+    kept = stored_prompts(db)
     assert 20 <= kept < 400
     assert not (tmp_path / "d" / "references" / "big.json").exists()
     # The rerun scores only what is missing and completes.
     done = subprocess.run([*args, "--json"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["n_deploy"] == 400
-    assert stored() == 400
+    assert stored_prompts(db) == 400

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tests.conftest import stored_prompts, wait_for_stored
 from tests.tiny import TEMPLATES, save_tiny
 
 N = 300
@@ -30,24 +29,15 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
     env = {**os.environ, "EVALREFINE_LINT__BATCH_SIZE": "4"}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def stored() -> int:
-        try:
-            with sqlite3.connect(db) as con:
-                return int(con.execute("SELECT COUNT(*) FROM prompts").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
-
-    deadline = time.monotonic() + 120
-    while stored() < 40 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    wait_for_stored(proc, db, 40)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
-    kept = stored()
+    kept = stored_prompts(db)
     assert 40 <= kept < N, kept
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode in (0, 1), done.stderr
     results = json.loads(done.stdout)["results"]
-    assert len(results) == N + 20 and stored() == N
+    assert len(results) == N + 20 and stored_prompts(db) == N
     # Exactly the prompts the first run had not committed were scored by the second one.
     fresh = {r["hash"] for r in results if not r["cached"]}
     assert len(fresh) == N - kept
