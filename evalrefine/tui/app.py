@@ -37,6 +37,7 @@ from evalrefine.core.conversation import Conversation, Message
 from evalrefine.core.lint.run import FilesRead, LintFinished
 from evalrefine.core.lint.run import Scored as LintScored
 from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, PromptScore, Started, Version
+from evalrefine.tui.files import FileActionsMixin
 from evalrefine.tui.messages import (
     Compared,
     Explained,
@@ -47,14 +48,20 @@ from evalrefine.tui.messages import (
     WorkFailed,
 )
 from evalrefine.tui.session import HELD_OUT, ScoreView, Session
-from evalrefine.tui.widgets import ConfirmQuit, HelpScreen, ScorePanel, diff_text, score_renderable, sparkline_values
+from evalrefine.tui.widgets import (
+    HelpScreen,
+    ScorePanel,
+    diff_text,
+    score_renderable,
+    sparkline_values,
+)
 from evalrefine.tui.workers import WorkersMixin
 
 DEBOUNCE_SECONDS = 0.6
 SessionFactory = Callable[[Settings], Session]
 
 
-class EvalRefineApp(WorkersMixin, App[None]):
+class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
     CSS_PATH = "evalrefine.tcss"
     TITLE = "evalrefine"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -66,6 +73,7 @@ class EvalRefineApp(WorkersMixin, App[None]):
         Binding("f5", "refine(5)", "Refine loop"),
         Binding("f6", "compare", "Compare"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "open", "Open"),
     ]
 
     def __init__(self, settings: Settings, path: Path | None = None, factory: SessionFactory | None = None) -> None:
@@ -136,7 +144,7 @@ class EvalRefineApp(WorkersMixin, App[None]):
         return self.factory(settings)
 
     def on_mount(self) -> None:
-        self.query_one("#candidates", DataTable).add_columns("id", "iter", "score", "pct", "guard", "why")
+        self.query_one("#candidates", DataTable).add_columns("id", "iter", "score", "pct", "Δpct", "guard", "why")
         self.query_one("#spans", DataTable).add_columns("effect", "span")
         self.query_one("#lint-table", DataTable).add_columns("where", "pct", "log P", "prompt")
         self.load_session()
@@ -147,10 +155,6 @@ class EvalRefineApp(WorkersMixin, App[None]):
         user = self.query_one("#user", TextArea).text
         msgs = ([Message("system", system)] if system.strip() else []) + [Message("user", user)]
         return Conversation(tuple(msgs))
-
-    @property
-    def dirty(self) -> bool:
-        return self.query_one("#user", TextArea).text != self.saved_text
 
     def set_user_text(self, text: str) -> None:
         self.query_one("#user", TextArea).text = text
@@ -201,12 +205,19 @@ class EvalRefineApp(WorkersMixin, App[None]):
             v = event.version
             self.candidates[v.id] = v
             pct = f"{v.score.percentile:.0f}" if v.score and v.score.percentile is not None else "–"
+            now = self.last_view.placement if self.last_view else None
+            delta = (
+                f"{v.score.percentile - now.percentile:+.0f}"
+                if v.score and v.score.percentile is not None and now is not None
+                else "–"
+            )
             guard = "ok" if v.accepted else (v.guard.reason if v.guard else "rejected")
             self.query_one("#candidates", DataTable).add_row(
                 str(v.id),
                 str(v.iteration),
                 f"{v.score.value:.3f}" if v.score else "–",
                 pct,
+                delta,
                 guard,
                 v.rationale,
                 key=str(v.id),
@@ -358,33 +369,18 @@ class EvalRefineApp(WorkersMixin, App[None]):
             return
         current = self.conversation()
         self._show_tab("compare", "#comparison-scroll")
-        original = Conversation((*current.messages[:-1], Message("user", self.versions[0].text)))
-        self.compare_worker([("original", original), ("current", current)])
-
-    def action_save(self) -> None:
-        if self.path is None:
-            self.notify("no file: start with `evalrefine tui FILE` to save", severity="warning")
+        # The original, every accepted version, and the editor's text now (each text once).
+        named = [("original", self.versions[0].text)]
+        named += [(f"version {i}", v.text) for i, v in enumerate(self.versions[1:], start=1)]
+        named.append(("current", current.messages[-1].content))
+        seen: dict[str, str] = {}
+        for name, text in named:
+            seen[text] = name  # first place, latest name: an unchanged current text shows as "current"
+        variants = [(name, Conversation((*current.messages[:-1], Message("user", t)))) for t, name in seen.items()]
+        if len(variants) < 2:
+            self.notify("nothing to compare yet: edit the prompt or accept a suggestion", severity="warning")
             return
-        from evalrefine.cli.refine_cmd import _write
-
-        _write(self.path, self.conversation(), self.path.suffix)
-        self.saved_text = self.query_one("#user", TextArea).text
-        self.notify(f"saved {self.path}")
-
-    async def action_quit(self) -> None:
-        if not self.dirty:
-            self.exit()
-            return
-
-        def decide(choice: str | None) -> None:
-            if choice == "save":
-                self.action_save()
-                if not self.dirty:
-                    self.exit()
-            elif choice == "discard":
-                self.exit()
-
-        self.push_screen(ConfirmQuit(), decide)
+        self.compare_worker(variants)
 
     def _update_history(self) -> None:
         values = [v.score.value for v in self.versions if v.score is not None]

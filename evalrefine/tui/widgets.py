@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Markdown, Static
+from textual.widgets import Button, Input, Label, Markdown, Static
 
 from evalrefine.cli.render import placement_panel, score_table
 from evalrefine.core.compare import word_diff
@@ -69,6 +69,7 @@ Edit the prompt on the **Author** tab: it is re-scored as you type (in the backg
 | F4 | one refine step: rewrite candidates (Refine tab) |
 | F5 | the whole refine loop, until the target percentile |
 | F6 | compare the original and the current version (Compare tab) |
+| ctrl+o | open a prompt file |
 | ctrl+s | save |
 | ctrl+q | quit (asks if there are unsaved changes) |
 | F1 | this help |
@@ -104,6 +105,24 @@ class ConfirmQuit(ModalScreen[str]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "cancel")
+
+
+class OpenFile(ModalScreen[str | None]):
+    """Ask for a prompt file's path (to open, or to save to)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, question: str = "Open a prompt file (.txt, .md, .json, .jsonl):") -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Grid(id="open"):
+            yield Label(self.question)
+            yield Input(placeholder="path/to/prompt.txt", id="open-path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
 
 
 def sparkline_values(values: Sequence[float]) -> list[float]:

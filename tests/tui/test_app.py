@@ -134,3 +134,22 @@ async def test_save_writes_the_file(tmp_path: Path, make_session) -> None:  # ty
         assert not app.dirty
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not app.is_running, timeout=10)
+
+
+async def test_open_and_save_as(tmp_path: Path, make_session) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "other.md"
+    other.write_text("my landlord kept my deposit, what can I do?\n")
+    app = EvalRefineApp(load_settings(), None, make_session)  # type: ignore[arg-type]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+o")
+        await pilot.press(*str(other), "enter")
+        assert app.query_one("#user", TextArea).text == other.read_text() and app.path == other
+        app.path = None
+        app.set_user_text("edited")
+        await pilot.press("ctrl+s")  # no file yet: ask where to save
+        await pilot.press(*str(tmp_path / "new.txt"), "enter")
+        assert (tmp_path / "new.txt").read_text() == "edited\n" and not app.dirty
+        await pilot.press("ctrl+o")
+        await pilot.press(*str(tmp_path / "missing.txt"), "enter")  # an error is a notification, not a crash
+        await pilot.pause()
+        assert app.is_running and app.path == tmp_path / "new.txt"

@@ -47,3 +47,28 @@ def test_broken_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_empty_sentence_refused() -> None:
     with pytest.raises(ConfigError, match="sentences"):
         load_settings(monitor={"sentences": [""]})
+
+
+def test_project_config_from_pyproject_or_evalrefine_toml(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from evalrefine.config import load_settings, project_config_file
+
+    repo = tmp_path / "repo"
+    (repo / "evals" / "sub").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.evalrefine.lint]\nthreshold = "-22"\n')
+    monkeypatch.chdir(repo / "evals" / "sub")
+    assert project_config_file() == repo / "pyproject.toml"
+    settings = load_settings()
+    assert settings.lint.threshold == "-22" and settings.lint.batch_size == 16
+    monkeypatch.setenv("EVALREFINE_LINT__THRESHOLD", "80")  # the environment beats the project file
+    assert load_settings().lint.threshold == "80"
+    monkeypatch.delenv("EVALREFINE_LINT__THRESHOLD")
+    (repo / "evals" / "evalrefine.toml").write_text('[lint]\nexclude = ["scratch"]\n')  # nearer wins
+    assert project_config_file() == repo / "evals" / "evalrefine.toml"
+    assert load_settings().lint.exclude == ("scratch",) and load_settings().lint.threshold == "90"
+    (repo / "evals" / "evalrefine.toml").write_text("[lint]\nbatch_size = 0\n")
+    import pytest
+
+    from evalrefine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="evalrefine.toml"):
+        load_settings()

@@ -1,0 +1,86 @@
+"""Opening, saving and quitting: the prompt file the editor holds, and never losing unsaved work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.widgets import TextArea
+
+from evalrefine.core.conversation import Conversation
+from evalrefine.core.refine import Version
+from evalrefine.errors import EvalRefineError
+from evalrefine.tui.widgets import ConfirmQuit, OpenFile
+
+
+class FileActionsMixin(App[None]):
+    path: Path | None
+    saved_text: str
+    versions: list[Version]
+
+    def conversation(self) -> Conversation:
+        raise NotImplementedError
+
+    def set_user_text(self, text: str) -> None:
+        raise NotImplementedError
+
+    def fail(self, what: str, error: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def dirty(self) -> bool:
+        return self.query_one("#user", TextArea).text != self.saved_text
+
+    def action_open(self) -> None:
+        def load(path: str | None) -> None:
+            if not path:
+                return
+            from evalrefine.core.conversation import load_conversation
+
+            try:
+                conv = load_conversation(Path(path))
+            except EvalRefineError as exc:
+                self.fail("open", str(exc))
+                return
+            self.path = Path(path)
+            self.query_one("#system", TextArea).text = conv.system or ""
+            self.set_user_text(conv.messages[-1].content)
+            self.saved_text = conv.messages[-1].content
+            self.versions.clear()
+            self.notify(f"opened {path}")
+
+        if self.dirty:
+            self.notify("unsaved changes: save first (ctrl+s)", severity="warning")
+            return
+        self.push_screen(OpenFile(), load)
+
+    def action_save(self) -> None:
+        if self.path is None:
+
+            def save_as(path: str | None) -> None:
+                if path:
+                    self.path = Path(path)
+                    self.action_save()
+
+            self.push_screen(OpenFile("Save the prompt as (.txt, .md, .json, .jsonl):"), save_as)
+            return
+        from evalrefine.cli.refine_cmd import _write
+
+        _write(self.path, self.conversation(), self.path.suffix)
+        self.saved_text = self.query_one("#user", TextArea).text
+        self.notify(f"saved {self.path}")
+
+    async def action_quit(self) -> None:
+        if not self.dirty:
+            self.exit()
+            return
+
+        def decide(choice: str | None) -> None:
+            if choice == "save":
+                self.action_save()
+                if not self.dirty:
+                    self.exit()
+            elif choice == "discard":
+                self.exit()
+
+        self.push_screen(ConfirmQuit(), decide)
