@@ -24,9 +24,10 @@ OUT = ROOT / "docs" / "screenshots"
 async def until(pilot: Pilot[None], cond: Callable[[], bool]) -> None:
     for _ in range(6000):
         if cond():
-            break
+            await pilot.pause(0.5)
+            return
         await pilot.pause(0.05)
-    await pilot.pause(0.5)
+    raise TimeoutError("the screen never reached the expected state")
 
 
 async def main() -> None:
@@ -43,9 +44,13 @@ async def main() -> None:
         app.save_screenshot("explain.svg", str(OUT))
         await pilot.press("f4")
         await until(pilot, lambda: "done (" in str(app.query_one("#refine-status").render()))
+        best = min((v for v in app.candidates.values() if v.accepted), key=lambda v: v.score.value)  # type: ignore[union-attr]
+        table = app.query_one("#candidates")
+        table.move_cursor(row=list(app.candidates).index(best.id))  # type: ignore[attr-defined]
         await pilot.press("enter")
         await pilot.pause(0.3)
         app.save_screenshot("refine.svg", str(OUT))
+        await pilot.press("a")  # accept it, so there is something to compare
         await pilot.press("f6")
         await until(pilot, lambda: app.last_comparison is not None)
         app.save_screenshot("compare.svg", str(OUT))

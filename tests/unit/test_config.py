@@ -70,5 +70,5 @@ def test_project_config_from_pyproject_or_evalrefine_toml(tmp_path, monkeypatch)
 
     from evalrefine.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="evalrefine.toml"):
+    with pytest.raises(ConfigError, match=r"evalrefine\.toml"):
         load_settings()
