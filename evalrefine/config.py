@@ -75,6 +75,27 @@ class ModelSettings(BaseModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """``auto`` is float32 on CPU (exact scores) and bfloat16 on a GPU that supports it."""
 
+    device_map: str | None = None
+    """``auto`` shards a model too big for one GPU across all visible GPUs (and CPU) with
+    accelerate; then ``device`` is ignored. ``None`` puts the whole model on ``device``."""
+
+    server: str | None = None
+    """Base URL of an OpenAI-compatible server (e.g. ``http://127.0.0.1:8000/v1``) that returns
+    prompt log-probabilities; then ``name`` is the *served* model name and nothing is loaded locally."""
+
+    tokenizer: str | None = None
+    """With ``server``: a local model directory, ``.gguf`` file, ``embedded`` or hub id whose
+    tokenizer and chat template render prompts (the server scores token ids). Default: ``name``."""
+
+    concurrency: int = Field(default=8, ge=1, le=256)
+    """With ``server``: requests in flight at once."""
+
+    timeout: float = Field(default=120.0, gt=0)
+    """With ``server``: seconds per request before the SDK retries (429/5xx/timeouts back off)."""
+
+    api_key: SecretStr | None = None
+    """With ``server``: its API key, if it needs one. Never written to logs or reports."""
+
 
 class MonitorSettings(BaseModel):
     """What the start-of-CoT monitor forces."""

@@ -7,14 +7,14 @@ is in :mod:`evalrefine.backends.torch_scoring`. Only backend modules import torc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from evalrefine.backends.hf_tokenizer import HFChatTokenizer
 from evalrefine.backends.torch_scoring import Strategy, score_continuations, score_variants, token_saliency
-from evalrefine.core.conversation import Message
 from evalrefine.errors import ModelError
 
 
@@ -68,7 +68,7 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-class HFLocalBackend:
+class HFLocalBackend(HFChatTokenizer):
     """A causal LM and its tokenizer, loaded with transformers."""
 
     def __init__(
@@ -102,6 +102,7 @@ class HFLocalBackend:
         dtype: str = "auto",
         local_files_only: bool = True,
         identity: str | None = None,
+        device_map: str | None = None,
     ) -> HFLocalBackend:
         """Load from a local directory (or a hub id when ``local_files_only`` is False)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -110,8 +111,9 @@ class HFLocalBackend:
         dev = resolve_device(device)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=local_files_only)
+            extra = {"device_map": device_map} if device_map else {}
             model = AutoModelForCausalLM.from_pretrained(
-                str(source), local_files_only=local_files_only, dtype=resolve_dtype(dtype, dev)
+                str(source), local_files_only=local_files_only, dtype=resolve_dtype(dtype, dev), **extra
             )
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -120,44 +122,13 @@ class HFLocalBackend:
             identity = directory_identity(Path(source))
         if identity is None:
             identity = f"hub:{source}@{getattr(model.config, '_commit_hash', None) or 'unknown'}"
-        return cls(model.to(dev), tokenizer, name or str(source), identity=identity)
-
-    # -- ChatTokenizer ---------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def chat_template(self) -> str | None:
-        template = getattr(self.tokenizer, "chat_template", None)
-        return template if isinstance(template, str) else None
+        placed = model if device_map else model.to(dev)  # a device map has placed every layer already
+        return cls(placed, tokenizer, name or str(source), identity=identity)
 
     @property
     def context_length(self) -> int:
         n = getattr(self.model.config, "max_position_embeddings", None)
         return int(n) if n else int(self.tokenizer.model_max_length)
-
-    def render_chat(self, messages: Sequence[Message], *, template_kwargs: Mapping[str, object] | None = None) -> str:
-        if self.chat_template is None:
-            raise ModelError(
-                f"{self.name} has no chat template", "use a chat/instruct model, or add a chat_template to it"
-            )
-        try:
-            text = self.tokenizer.apply_chat_template(
-                [m.as_dict() for m in messages],
-                tokenize=False,
-                add_generation_prompt=True,
-                **dict(template_kwargs or {}),
-            )
-        except Exception as exc:  # jinja raises TemplateError (and templates may raise their own)
-            raise ModelError(f"{self.name}'s chat template rejected the conversation: {exc}") from None
-        return str(text)
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
-
-    def token_strings(self, ids: Sequence[int]) -> list[str]:
-        return [self.tokenizer.decode([i]) for i in ids]
 
     # -- ContinuationScorer ----------------------------------------------------------------------
     def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:

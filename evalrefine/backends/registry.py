@@ -23,6 +23,8 @@ def load_backend(
     from evalrefine.backends.hf_local import HFLocalBackend
 
     name = settings.name
+    if settings.server:
+        return _remote(settings, cache_dir, on_status)
 
     def load(
         source: str | Path, display: str | None = None, local_files_only: bool = True, identity: str | None = None
@@ -32,6 +34,7 @@ def load_backend(
             name=display,
             device=settings.device,
             dtype=settings.dtype,
+            device_map=settings.device_map,
             local_files_only=local_files_only,
             identity=identity,
         )
@@ -61,3 +64,38 @@ def load_backend(
     if on_status:
         on_status(f"Fetching {name} from the Hugging Face hub…")
     return load(name, local_files_only=False)
+
+
+def load_tokenizer(name: str, cache_dir: Path, on_status: Callable[[str], None] | None = None) -> tuple[object, str]:
+    """``(tokenizer, identity)`` from local files: ``embedded``, a ``.gguf`` file, a directory or a cached hub id."""
+    from transformers import AutoTokenizer
+
+    from evalrefine.backends import embedded, gguf
+    from evalrefine.backends.hf_local import directory_identity, quiet_transformers
+
+    quiet_transformers()
+    if name in embedded.ALIASES or name.lower().endswith(".gguf"):
+        source = embedded.find_embedded_gguf() if name in embedded.ALIASES else Path(name).expanduser()
+        directory = gguf.ensure_converted(source, cache_dir, on_status)
+        identity = gguf.gguf_identity(directory)
+    else:
+        directory = Path(name).expanduser()
+        identity = directory_identity(directory) if directory.is_dir() else f"hub:{name}"
+    try:
+        return AutoTokenizer.from_pretrained(str(directory), local_files_only=True), identity
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"cannot load the tokenizer {name!r}: {first}", "give --tokenizer a local model directory or .gguf file"
+        ) from None
+
+
+def _remote(settings: ModelSettings, cache_dir: Path, on_status: Callable[[str], None] | None) -> ScoringBackend:
+    from evalrefine.backends.remote import RemoteBackend
+
+    assert settings.server is not None
+    tokenizer, identity = load_tokenizer(settings.tokenizer or settings.name, cache_dir, on_status)
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    return RemoteBackend(
+        settings.server, settings.name, tokenizer, identity, settings.concurrency, settings.timeout, key
+    )

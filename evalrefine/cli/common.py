@@ -33,6 +33,15 @@ OpenerOpt = Annotated[
     typer.Option("--cot-opener", help="Text that opens the reasoning (default: detected from the chat template)."),
 ]
 SystemOpt = Annotated[str | None, typer.Option("--system", help="System prompt to put before the conversation.")]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server", help="Score through this OpenAI-compatible server (base URL); --model is the served name."
+    ),
+]
+TokenizerOpt = Annotated[
+    str | None, typer.Option("--tokenizer", help="With --server: local tokenizer (dir, .gguf, embedded).")
+]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 TargetOpt = Annotated[
@@ -56,10 +65,13 @@ def build_settings(
     device: str | None = None,
     reference: str | None = None,
     target: float | None = None,
+    server: str | None = None,
+    tokenizer: str | None = None,
 ) -> Settings:
     """Settings with the command-line flags on top (sources are deep-merged by pydantic-settings)."""
     overrides: dict[str, dict[str, object]] = {}
-    model_flags: dict[str, object] = {k: v for k, v in {"name": model, "device": device}.items() if v is not None}
+    flags = {"name": model, "device": device, "server": server, "tokenizer": tokenizer}
+    model_flags: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
     if model_flags:
         overrides["model"] = model_flags
     monitor_flags: dict[str, object] = {}

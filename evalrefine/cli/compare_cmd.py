@@ -23,7 +23,9 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    ServerOpt,
     TargetOpt,
+    TokenizerOpt,
     build_settings,
     find_reference,
     load_model,
@@ -72,6 +74,8 @@ def compare_command(
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
     target: TargetOpt = None,
     as_json: JsonOpt = False,
@@ -79,7 +83,9 @@ def compare_command(
     """Score variants side by side: percentiles, verdicts, per-sentence log P, and each edit's effect."""
     from evalrefine.core.compare import compare
 
-    settings = build_settings(model, sentence, cot_opener, device, reference, target)
+    settings = build_settings(
+        model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer
+    )
     loaded = load_variants(variants)
     backend = load_model(settings, quiet=as_json)
     ref = find_reference(settings, monitor_for(backend, settings))

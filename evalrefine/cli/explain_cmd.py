@@ -15,7 +15,9 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    ServerOpt,
     SystemOpt,
+    TokenizerOpt,
     build_settings,
     find_reference,
     load_model,
@@ -38,6 +40,8 @@ def explain_command(
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
     top: Annotated[int, typer.Option("--top", help="How many spans to list.")] = 5,
     no_check: Annotated[bool, typer.Option("--no-check", help="Skip the deletion-curve faithfulness check.")] = False,
@@ -53,7 +57,7 @@ def explain_command(
         raise InputError(f"unknown --method {method!r}", f"use one of {', '.join(METHODS)}")
     if granularity not in GRANULARITIES:
         raise InputError(f"unknown --granularity {granularity!r}", f"use one of {', '.join(GRANULARITIES)}")
-    settings = build_settings(model, sentence, cot_opener, device, reference)
+    settings = build_settings(model, sentence, cot_opener, device, reference, server=server, tokenizer=tokenizer)
     conversation = read_prompt(file, system)
     backend = load_model(settings, quiet=as_json)
     target: Target

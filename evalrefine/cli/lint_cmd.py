@@ -21,6 +21,8 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    ServerOpt,
+    TokenizerOpt,
     build_settings,
     err_console,
     find_reference,
@@ -64,6 +66,8 @@ def lint_command(
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
 ) -> None:
     """Score every prompt in an eval repository and report the ones that look like tests."""
@@ -74,7 +78,7 @@ def lint_command(
         raise InputError(f"unknown --format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     if write and not fix:
         raise InputError("--write patches the fixes in place", "give --fix --write")
-    settings = build_settings(model, sentence, cot_opener, device, reference)
+    settings = build_settings(model, sentence, cot_opener, device, reference, server=server, tokenizer=tokenizer)
     cfg = settings.lint
     limit = Threshold.parse(threshold or cfg.threshold)
     prompts, problems, skipped = collect(

@@ -21,8 +21,10 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    ServerOpt,
     SystemOpt,
     TargetOpt,
+    TokenizerOpt,
     build_settings,
     err_console,
     find_reference,
@@ -57,6 +59,8 @@ def score(
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
     target: TargetOpt = None,
     as_json: JsonOpt = False,
@@ -67,7 +71,9 @@ def score(
     from evalrefine.core.calibration import place
     from evalrefine.core.joint import logsumexp
 
-    settings = build_settings(model, sentence, cot_opener, device, reference, target)
+    settings = build_settings(
+        model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer
+    )
     conversation = read_prompt(file, system)
     backend = load_model(settings, quiet=as_json)
     ref = find_reference(settings, monitor_for(backend, settings))
@@ -106,6 +112,8 @@ def tui(
     file: Annotated[str | None, typer.Argument(help="Prompt file to open (created on save if missing).")] = None,
     model: ModelOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
     target: TargetOpt = None,
 ) -> None:
@@ -114,7 +122,7 @@ def tui(
 
     from evalrefine.tui.app import EvalRefineApp
 
-    settings = build_settings(model, None, None, device, reference, target)
+    settings = build_settings(model, None, None, device, reference, target, server=server, tokenizer=tokenizer)
     path = Path(file) if file else None
     if path is not None and path.exists():
         read_prompt(str(path), None)  # a broken file is a one-line error here, not inside the app

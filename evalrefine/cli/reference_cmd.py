@@ -17,6 +17,8 @@ from evalrefine.cli.common import (
     ModelOpt,
     OpenerOpt,
     SentenceOpt,
+    ServerOpt,
+    TokenizerOpt,
     build_settings,
     err_console,
     load_model,
@@ -59,6 +61,8 @@ def build(
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a set of prompts and store their scores (no prompt text) for percentiles."""
@@ -66,7 +70,7 @@ def build(
 
     if (deploy is None) == (from_hf is None):
         raise InputError("give exactly one of --deploy FILE or --from-hf DATASET")
-    settings = build_settings(model, sentence, cot_opener, device)
+    settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer)
     name = name or (deploy.stem if deploy else from_hf.rsplit("/", 1)[-1])  # type: ignore[union-attr]
     store = reference_store(settings)
     target = store.path_for(name)

@@ -21,7 +21,9 @@ from evalrefine.cli.common import (
     OpenerOpt,
     ReferenceOpt,
     SentenceOpt,
+    ServerOpt,
     TargetOpt,
+    TokenizerOpt,
     build_settings,
     err_console,
     find_reference,
@@ -83,6 +85,8 @@ def refine_command(
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
 ) -> None:
     """Ask a rewriter for realistic rewrites, guard their intent, re-score, keep the best, repeat."""
@@ -95,7 +99,9 @@ def refine_command(
         raise InputError("say where the refined prompt goes", "give -o OUT, or --in-place to overwrite FILE")
     out_path = file if in_place else output
     assert out_path is not None
-    settings = build_settings(model, sentence, cot_opener, device, reference, target)
+    settings = build_settings(
+        model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer
+    )
     conversation = read_prompt(str(file), None)
     rubric_obj = find_rubric(rubric, [data_dir("rubrics"), settings.data_dir / "rubrics"])
     from evalrefine.backends.rewriters import default_spec, make_rewriter

@@ -16,6 +16,8 @@ from evalrefine.cli.common import (
     ModelOpt,
     OpenerOpt,
     SentenceOpt,
+    ServerOpt,
+    TokenizerOpt,
     build_settings,
     load_model,
     monitor_for,
@@ -33,12 +35,14 @@ def validate_command(
     model: ModelOpt = None,
     cot_opener: OpenerOpt = None,
     device: DeviceOpt = None,
+    server: ServerOpt = None,
+    tokenizer: TokenizerOpt = None,
     png: Annotated[Path | None, typer.Option("--png", help="Also draw the ROC curves to this PNG file.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N prompts of each set.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """AUROC (95% bootstrap CI) of each sentence and of the joint monitor, with the ROC curves drawn."""
-    settings = build_settings(model, sentence, cot_opener, device)
+    settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer)
     evals = read_prompt_set(eval_file)[:limit]
     deploys = read_prompt_set(deploy)[:limit]
     backend = load_model(settings, quiet=as_json)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.servers.launch import serve
 
 pytestmark = pytest.mark.integration
 SECRET = "sk-never-log-me-123456"
@@ -21,22 +22,8 @@ SECRET = "sk-never-log-me-123456"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.servers.openai_compat_server", "embedded"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else "server did not start"
-        yield f"http://127.0.0.1:{json.loads(line)['port']}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with serve() as url:
+        yield url
 
 
 def test_refine_with_openai_compatible_server(server: str, tmp_path: Path) -> None:

@@ -1,5 +1,8 @@
-"""A real OpenAI-compatible chat-completions server on 127.0.0.1, serving a local model with
-transformers, for end-to-end tests of the openai-compatible rewriter (no network, no GPU).
+"""A real OpenAI-compatible server on 127.0.0.1, serving a local model with transformers, for
+end-to-end tests (no network, no GPU): chat completions for the openai-compatible rewriter, and
+completions with ``echo`` + ``logprobs`` (prompt log-probabilities, as vLLM and llama.cpp's server
+return them) for the remote scoring backend. ``--no-prompt-logprobs`` imitates a server that
+ignores ``echo`` (for the refusal test).
 
 Usage: python -m tests.servers.openai_compat_server MODEL [--max-new-tokens N]
 MODEL is 'embedded' or a model directory. Prints {"port": N} on stdout once listening.
@@ -20,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--no-prompt-logprobs", action="store_true")
     args = parser.parse_args()
 
     import torch
@@ -52,7 +56,62 @@ def main() -> None:
             else:
                 self._send(404, {"error": {"message": "not found"}})
 
+        def completions(self, request: dict[str, Any]) -> None:
+            """Prompt log-probs in float32 (like a serving engine): entry i is log P(token i | tokens < i)."""
+            prompt = request["prompt"]
+            ids = (
+                list(prompt) if isinstance(prompt, list) else backend.tokenizer.encode(prompt, add_special_tokens=False)
+            )
+            with lock:
+                served["requests"] += 1
+                with torch.inference_mode():
+                    logits = backend.model(input_ids=torch.tensor([ids])).logits[0].float()
+                logp = torch.log_softmax(logits, dim=-1)
+                nxt = int(logp[-1].argmax())
+            token_logprobs: list[float | None] = [None] + [float(logp[i - 1, ids[i]]) for i in range(1, len(ids))]
+            tokens = [backend.tokenizer.decode([i]) for i in ids]
+            echoed = bool(request.get("echo")) and not args.no_prompt_logprobs
+            max_tokens = int(request.get("max_tokens") or 0)
+            if echoed:
+                out_tokens, out_lp = tokens, token_logprobs
+            else:
+                out_tokens, out_lp = [], []
+            if max_tokens > 0:
+                out_tokens, out_lp = [*out_tokens, backend.tokenizer.decode([nxt])], [*out_lp, float(logp[-1, nxt])]
+            offsets, pos = [], 0
+            for t in out_tokens:
+                offsets.append(pos)
+                pos += len(t)
+            logprobs = None
+            if request.get("logprobs") is not None:
+                logprobs = {
+                    "tokens": out_tokens,
+                    "token_logprobs": out_lp,
+                    "top_logprobs": None,
+                    "text_offset": offsets,
+                }
+            self._send(
+                200,
+                {
+                    "id": f"cmpl-{served['requests']}",
+                    "object": "text_completion",
+                    "created": int(time.time()),
+                    "model": request.get("model", args.model),
+                    "choices": [
+                        {"index": 0, "text": "".join(out_tokens), "logprobs": logprobs, "finish_reason": "length"}
+                    ],
+                    "usage": {
+                        "prompt_tokens": len(ids),
+                        "completion_tokens": max_tokens,
+                        "total_tokens": len(ids) + max_tokens,
+                    },
+                },
+            )
+
         def do_POST(self) -> None:
+            if self.path == "/v1/completions":
+                self.completions(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                return
             if self.path != "/v1/chat/completions":
                 self._send(404, {"error": {"message": "not found"}})
                 return
