@@ -32,6 +32,7 @@ from textual.widgets import (
 )
 
 from evalrefine.config import Settings
+from evalrefine.core.attribution.base import SpanEffect
 from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation, Message
 from evalrefine.core.lint.run import FilesRead, LintFinished
@@ -89,6 +90,7 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         self.candidates: dict[int, Version] = {}
         self._debounce: Timer | None = None
         self._lint_rows: dict[str, Conversation] = {}
+        self._span_effects: list[SpanEffect] = []
         system, user = "", ""
         if path is not None and path.exists():
             from evalrefine.core.conversation import load_conversation
@@ -192,8 +194,9 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         self.query_one("#heatmap", Static).update(heatmap(message.attribution, message.conversation))
         table = self.query_one("#spans", DataTable)
         table.clear()
-        for effect in message.attribution.ranked():
-            table.add_row(f"{effect.effect:+.3f}", describe(effect, message.attribution.units))
+        self._span_effects = message.attribution.ranked()
+        for i, effect in enumerate(self._span_effects):
+            table.add_row(f"{effect.effect:+.3f}", describe(effect, message.attribution.units), key=str(i))
         self.notify("explained: red raises the score, blue lowers it")
 
     def on_refine_progress(self, message: RefineProgress) -> None:
@@ -274,6 +277,21 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         v = self.candidates.get(int(str(event.row_key.value)))
         if v is not None:
             self.query_one("#candidate-diff", Static).update(diff_text(self.query_one("#user", TextArea).text, v.text))
+
+    @on(DataTable.RowHighlighted, "#spans")
+    def _span_detail(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted span in full, with its effect (and, for one sentence, the factor)."""
+        effects = self._span_effects
+        if event.row_key.value is None or int(str(event.row_key.value)) >= len(effects):
+            return
+        e = effects[int(str(event.row_key.value))]
+        detail = Text.assemble(
+            (f"{e.effect:+.3f} ", "bold red" if e.effect > 0 else "bold blue"),
+            ("removing this span changes the score by that much (message ", "dim"),
+            (f"{e.span.message}, characters {e.span.start}-{e.span.end}):\n", "dim"),
+            e.span.text,
+        )
+        self.query_one("#span-detail", Static).update(detail)
 
     @on(DataTable.RowSelected, "#lint-table")
     def _open_lint_row(self, event: DataTable.RowSelected) -> None:

@@ -153,3 +153,19 @@ async def test_open_and_save_as(tmp_path: Path, make_session) -> None:  # type: 
         await pilot.press(*str(tmp_path / "missing.txt"), "enter")  # an error is a notification, not a crash
         await pilot.pause()
         assert app.is_running and app.path == tmp_path / "new.txt"
+
+
+async def test_explain_tab_lists_spans_with_their_exact_effects(tmp_path: Path, make_session) -> None:  # type: ignore[no-untyped-def]
+    app = app_for(tmp_path, make_session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.last_view is not None)
+        await pilot.press("f3")
+        table = app.query_one("#spans", DataTable)
+        await until(pilot, lambda: table.row_count > 0)
+        assert app.query_one(TabbedContent).active == "explain"
+        assert app.session is not None
+        expected = app.session.explain(app.conversation(), "loo", "sentence").ranked()
+        assert [e.effect for e in app._span_effects] == pytest.approx([e.effect for e in expected], abs=1e-6)
+        await pilot.press("down")
+        detail = str(app.query_one("#span-detail", Static).render())
+        assert expected[1].span.text.strip()[:20] in detail
