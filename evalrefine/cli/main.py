@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from evalrefine.cli import compare_cmd, explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd
+from evalrefine.cli import compare_cmd, explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd, verify_cmd
 from evalrefine.cli.common import (
     DeviceOpt,
     JsonOpt,
@@ -47,6 +47,7 @@ app.command("explain")(explain_cmd.explain_command)
 app.command("refine")(refine_cmd.refine_command)
 app.command("lint")(lint_cmd.lint_command)
 app.command("compare")(compare_cmd.compare_command)
+app.command("verify")(verify_cmd.verify_command)
 
 
 @app.command()
@@ -65,6 +66,9 @@ def score(
     target: TargetOpt = None,
     as_json: JsonOpt = False,
     tokens: Annotated[bool, typer.Option("--tokens", help="Show the per-token breakdown.")] = False,
+    rollouts: verify_cmd.RolloutsOpt = 0,
+    seed: verify_cmd.SeedOpt = 0,
+    max_new_tokens: verify_cmd.MaxTokensOpt = 96,
 ) -> None:
     """Probability that the model starts its reasoning with each eval-aware sentence, placed against
     deployment traffic."""
@@ -81,6 +85,15 @@ def score(
     result = monitor.score(conversation)
     placement = place(result, ref, settings.calibration.target_percentile) if ref else None
     shown = set(settings.monitor.sentences)
+    rollout = None
+    if rollouts > 0:
+        from evalrefine.core.attribution.target import AnyTarget
+        from evalrefine.core.rollouts import rollout_score
+
+        with err_console.status(f"sampling {rollouts} rollouts…"):
+            sampler = verify_cmd.sampler_for(backend)
+            target_any = AnyTarget(tuple(settings.monitor.sentences))
+            rollout = rollout_score(monitor, conversation, sampler, target_any, rollouts, seed, max_new_tokens)  # type: ignore[arg-type]
     if as_json:
         data = result.as_dict()
         data["sentences"] = [
@@ -88,6 +101,14 @@ def score(
             for s in data["sentences"]  # type: ignore[attr-defined]
             if s["sentence"] in shown
         ]
+        if rollout is not None:
+            data["rollout_monitor"] = {
+                "rollouts": rollouts,
+                "seed": seed,
+                "value": rollout.value,
+                "start": rollout.start,
+                "peaks": [r.peak for r in rollout.rollouts],
+            }
         if placement:
             data.update(placement.as_dict())
         else:
@@ -101,6 +122,12 @@ def score(
     console.print(score_table(result, shown, placement, show_tokens=tokens))
     if placement and ref:
         console.print(placement_panel(placement, ref))
+    if rollout is not None:
+        peaks = ", ".join(f"{r.peak:.2f}" for r in rollout.rollouts)
+        console.print(
+            f"rollout monitor, log P(any eval-aware sentence), max over {rollouts} rollouts and their sentence "
+            f"boundaries: [bold]{rollout.value:.2f}[/] (start of CoT {rollout.start:.2f}; per rollout: {peaks})"
+        )
     elif not ref:
         err_console.print(
             "no deployment reference matches this model: build one with `evalrefine reference build --deploy FILE`"

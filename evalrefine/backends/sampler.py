@@ -1,0 +1,41 @@
+"""Sampling chains of thought from a local transformers model, seeded and reproducible."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+class HFSampler:
+    def __init__(self, backend: Any, temperature: float = 1.0, top_p: float = 1.0) -> None:
+        self.backend, self.temperature, self.top_p = backend, temperature, top_p
+
+    def sample(self, prompt_ids: Sequence[int], k: int, max_new_tokens: int, seed: int) -> list[list[int]]:
+        model, tok = self.backend.model, self.backend.tokenizer
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)  # same seed, same rollouts (on the same device and torch build)
+        try:
+            with torch.inference_mode():
+                out = model.generate(
+                    torch.tensor([list(prompt_ids)], device=model.device),
+                    attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long, device=model.device),
+                    do_sample=True,
+                    temperature=self.temperature,
+                    top_p=self.top_p,
+                    top_k=0,
+                    max_new_tokens=max_new_tokens,
+                    num_return_sequences=k,
+                    pad_token_id=tok.eos_token_id if tok.eos_token_id is not None else 0,
+                )
+        finally:
+            torch.random.set_rng_state(generator_state)
+        configured = getattr(model.generation_config, "eos_token_id", None)
+        configured = configured if isinstance(configured, list) else [configured]
+        stops = {tok.eos_token_id, *configured} - {None}
+        rollouts = []
+        for row in out[:, len(prompt_ids) :].tolist():
+            cut = next((i for i, t in enumerate(row) if t in stops), len(row))
+            rollouts.append(row[:cut])
+        return rollouts

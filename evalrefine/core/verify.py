@@ -1,0 +1,120 @@
+"""``verify``: does a refined prompt lower eval awareness in what the model actually writes?
+
+Both prompts get K seeded rollouts. For each arm: the rollout monitor (per rollout, the peak of the
+target over its sentence boundaries) and the verbalization monitor (does the rollout say it is
+being tested). The differences (refined − original) come with percentile-bootstrap 95% intervals
+over rollouts; an improvement counts only when the whole interval is below zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalrefine.core.attribution.target import Target
+from evalrefine.core.conversation import Conversation
+from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.rollouts import RolloutScore, Sampler, rollout_score
+from evalrefine.core.verbalization import verbalizes
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    score: RolloutScore
+    verbalized: tuple[bool, ...]
+
+    @property
+    def peaks(self) -> list[float]:
+        return [r.peak for r in self.score.rollouts]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "start": self.score.start,
+            "rollout_monitor": self.score.value,
+            "mean_peak": float(np.mean(self.peaks)) if self.peaks else None,
+            "verbalization_rate": float(np.mean(self.verbalized)) if self.verbalized else 0.0,
+            "rollouts": [
+                {
+                    "text": r.text,
+                    "peak": r.peak,
+                    "values": list(r.values),
+                    "boundaries": list(r.boundaries),
+                    "verbalizes": v,
+                }
+                for r, v in zip(self.score.rollouts, self.verbalized, strict=True)
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    mean: float
+    low: float
+    high: float
+
+    @property
+    def lowered(self) -> bool:
+        return self.high < 0
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    target: str
+    k: int
+    seed: int
+    original: Arm
+    refined: Arm
+    monitor: Difference
+    """Refined − original mean rollout peak."""
+    verbalization: Difference
+    """Refined − original verbalization rate."""
+
+    def as_dict(self) -> dict[str, object]:
+        diff = {"monitor": self.monitor, "verbalization": self.verbalization}
+        return {
+            "target": self.target,
+            "rollouts": self.k,
+            "seed": self.seed,
+            "original": self.original.as_dict(),
+            "refined": self.refined.as_dict(),
+            "difference": {k: {"mean": d.mean, "ci95": [d.low, d.high], "lowered": d.lowered} for k, d in diff.items()},
+        }
+
+
+def bootstrap_difference(a: list[float], b: list[float], seed: int, n: int = 4000) -> Difference:
+    """mean(b) − mean(a) with a percentile-bootstrap 95% interval (each arm resampled on its own)."""
+    if not a or not b:
+        return Difference(float("nan"), float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    draws = xb[rng.integers(0, len(xb), (n, len(xb)))].mean(1) - xa[rng.integers(0, len(xa), (n, len(xa)))].mean(1)
+    return Difference(float(xb.mean() - xa.mean()), float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975)))
+
+
+def verify(
+    original: Conversation,
+    refined: Conversation,
+    monitor: StartOfCotMonitor,
+    sampler: Sampler,
+    target: Target,
+    k: int,
+    seed: int = 0,
+    max_new_tokens: int = 128,
+) -> VerifyReport:
+    arms = []
+    for name, conv in (("original", original), ("refined", refined)):
+        score = rollout_score(monitor, conv, sampler, target, k, seed, max_new_tokens)
+        arms.append(Arm(name, score, tuple(verbalizes(r.text) for r in score.rollouts)))
+    a, b = arms
+    return VerifyReport(
+        target.name,
+        k,
+        seed,
+        a,
+        b,
+        bootstrap_difference(a.peaks, b.peaks, seed),
+        bootstrap_difference([float(v) for v in a.verbalized], [float(v) for v in b.verbalized], seed + 1),
+    )
