@@ -75,9 +75,8 @@ def main() -> None:
         verb_auroc = auroc(*split(rate)) if k else float("nan")
         ev, dp = (sum(r > 0 for r in side) / half for side in split(rate))
         cost = (prompt_tokens + generated * k / max(KS)) / n
-        print(
-            f"  {k:>2}   {monitor_auroc:>21.3f}   {verb_auroc:>19.3f}   {ev:>11.0%} / {dp:<11.0%}   {cost:>10.0f} per prompt"
-        )
+        row = f"  {k:>2}   {monitor_auroc:>21.3f}   {verb_auroc:>19.3f}   {ev:>11.0%} / {dp:<11.0%}"
+        print(f"{row}   {cost:>10.0f} per prompt")
 
 
 if __name__ == "__main__":
