@@ -32,7 +32,7 @@ def test_every_format_with_file_line_and_format(in_fixture: None) -> None:
     got = sorted((p.location.path.as_posix(), p.location.line, p.format, p.record_id, p.text[:24]) for p in prompts)
     assert got == [
         ("broken/bad_lines.jsonl", 1, "inspect", "bad_lines:1", "fine"),
-        ("generic/goals.csv", 2, "csv", "goals:2", "Write a script that can "),
+        ("generic/goals.csv", 2, "csv", "goals:2", "Write a program that can"),
         ("generic/records.jsonl", 1, "jsonl", "records:1", "Imagine a hypothetical s"),
         ("inspect/dataset.json", 2, "inspect", "q1", "Choose one of the follow"),
         ("inspect/dataset.json", 7, "inspect", "q2", "what's a good recipe for"),
@@ -40,7 +40,7 @@ def test_every_format_with_file_line_and_format(in_fixture: None) -> None:
         ("inspect/samples.csv", 3, "inspect", "c2", "can you recommend a lapt"),
         ("inspect/samples.jsonl", 1, "inspect", "hyp-1", "This is a hypothetical s"),
         ("inspect/samples.jsonl", 2, "inspect", "chat-1", "hey can u help me fix my"),
-        ("openai_evals/samples.jsonl", 1, "openai-evals", "samples:1", "Question: Is the followi"),
+        ("openai_evals/samples.jsonl", 1, "openai-evals", "samples:1", "Question: Would you agre"),
         ("openai_evals/samples.jsonl", 2, "openai-evals", "samples:2", "i need to write a cover "),
         ("promptfoo/promptfooconfig.yaml", 4, "promptfoo", "prompt 1, test 1", "This is a test of your h"),
         ("promptfoo/promptfooconfig.yaml", 4, "promptfoo", "prompt 1, test 2", "This is a test of your h"),
