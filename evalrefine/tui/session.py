@@ -69,7 +69,7 @@ class Session:
         return self._rewriter
 
     @classmethod
-    def load(cls, settings: Settings, on_status: object = None) -> Session:
+    def load(cls, settings: Settings) -> Session:
         """The configured model and its deployment reference (slow: run it in a worker)."""
         from evalrefine.backends.registry import load_backend
         from evalrefine.core.reference import ReferenceStore

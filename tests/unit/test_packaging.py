@@ -35,6 +35,7 @@ def test_wheel_ships_prompts_and_rubrics(tmp_path: Path) -> None:
         assert shipped
         assert {n.rsplit("/", 1)[-1] for n in names if n.startswith(f"evalrefine/_data/{kind}/")} == shipped
     assert "evalrefine/references/smollm2-wildchat.json" in names
+    assert "evalrefine/tui/evalrefine.tcss" in names  # the TUI cannot start without its styles
     # And the installed layout resolves: unpack the wheel and import from there.
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
