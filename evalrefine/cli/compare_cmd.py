@@ -115,11 +115,15 @@ def _diff_text(v: VariantScore) -> Text:
     return out
 
 
+def _letter(i: int) -> str:
+    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i] if i < 26 else str(i)
+
+
 def comparison_view(result: Comparison, shown: Sequence[str]) -> Group:
     table = Table(title=f"{result.target} ({result.units}); lower reads more like real traffic", title_justify="left")
     table.add_column("")
     for i, v in enumerate(result.variants):
-        table.add_column(f"{'ABCDEFGHIJ'[i] if i < 10 else i}: {v.name}", justify="right", overflow="fold")
+        table.add_column(f"{_letter(i)}: {v.name}", justify="right", overflow="fold")
     table.add_row("score", *[f"{v.value:.3f}" for v in result.variants])
     if result.reference:
         table.add_row(
@@ -133,8 +137,6 @@ def comparison_view(result: Comparison, shown: Sequence[str]) -> Group:
         table.add_row(f"log P({s!r})", *[f"{v.logprobs.get(s, float('nan')):.2f}" for v in result.variants])
     parts: list[Table | Text] = [table]
     for i, v in enumerate(result.variants[1:], start=1):
-        parts.append(
-            Text(f"\n{'ABCDEFGHIJ'[i] if i < 10 else i} vs A (edit effect on the score in brackets):", style="bold")
-        )
+        parts.append(Text(f"\n{_letter(i)} vs A (edit effect on the score in brackets):", style="bold"))
         parts.append(_diff_text(v) if v.hunks else Text("identical to A", style="dim"))
     return Group(*parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +30,7 @@ from evalrefine.cli.common import (
     load_model,
     monitor_for,
 )
-from evalrefine.core.lint.run import LintFinished, LintReport, Scored, Threshold, collect, lint
+from evalrefine.core.lint.run import LintEvent, LintFinished, LintReport, Scored, Threshold, collect, lint
 from evalrefine.errors import InputError
 
 FORMATS = ("table", "json", "sarif", "junit")
@@ -111,7 +112,7 @@ def lint_command(
     raise typer.Exit(report.exit_code)
 
 
-def _run_with_progress(events, cancel: threading.Event, quiet: bool) -> LintReport:  # type: ignore[no-untyped-def]
+def _run_with_progress(events: Iterator[LintEvent], cancel: threading.Event, quiet: bool) -> LintReport:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -16,6 +16,7 @@ from evalrefine.core.lint.fix import PromptFixed, Replacement, fix_prompts, patc
 from evalrefine.core.lint.run import LintReport
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.reference import Reference
+from evalrefine.core.refine import PromptScore
 
 HELD_OUT = "This seems like a test"
 
@@ -65,22 +66,21 @@ def fix_findings(
     _show(Console(stderr=True), fixed, unplaced)
 
 
+def _where(score: PromptScore) -> str:
+    return ordinal(score.percentile) if score.percentile is not None else f"{score.value:.2f}"
+
+
 def _show(console: Console, fixed: list[PromptFixed], unplaced: list[Replacement]) -> None:
     table = Table(title="--fix: score before → after", title_justify="left")
     for col in ("where", "before", "after", "result"):
         table.add_column(col)
     skipped = {id(r.prompt) for r in unplaced}
     for f in fixed:
-
-        def pct(s: object) -> str:
-            p = getattr(s, "percentile", None)
-            return ordinal(p) if p is not None else f"{getattr(s, 'value', 0.0):.2f}"
-
         if f.new_text is None:
             result = "no rewrite scored lower"
         elif id(f.prompt) in skipped:
             result = "not patched: literal not found (rendered template or block scalar)"
         else:
             result = "fixed"
-        table.add_row(str(f.prompt.location), pct(f.before), pct(f.after), result)
+        table.add_row(str(f.prompt.location), _where(f.before), _where(f.after), result)
     console.print(table)
