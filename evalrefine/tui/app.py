@@ -319,10 +319,14 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         key = getattr(event, "key", "")
         if self.query_one(TabbedContent).active != "refine":
             return
-        if key == "a":
-            self.action_accept()
-        elif key == "u":
-            self.action_undo()
+        actions = {
+            "a": self.action_accept,
+            "e": self.action_edit_candidate,
+            "x": self.action_reject,
+            "u": self.action_undo,
+        }
+        if key in actions:
+            actions[key]()
 
     # -- actions ----------------------------------------------------------------------------------
     def action_help(self) -> None:
@@ -356,15 +360,30 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         self.candidates.clear()
         self.refine_worker(self.conversation(), iterations)
 
-    def action_accept(self) -> None:
+    def _selected_candidate(self) -> Version | None:
         table = self.query_one("#candidates", DataTable)
         if table.row_count == 0:
-            return
+            return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        v = self.candidates.get(int(str(key.value)))
+        return self.candidates.get(int(str(key.value)))
+
+    def action_reject(self) -> None:
+        """Drop the highlighted candidate from the list (it stays out of accept and compare)."""
+        v = self._selected_candidate()
+        if v is not None:
+            self.query_one("#candidates", DataTable).remove_row(str(v.id))
+            del self.candidates[v.id]
+
+    def action_edit_candidate(self) -> None:
+        """Accept the highlighted candidate and move to the editor to change it further."""
+        if self.action_accept():
+            self._show_tab("author", "#user")
+
+    def action_accept(self) -> bool:
+        v = self._selected_candidate()
         if v is None or not v.accepted:
             self.notify("pick a candidate the guard accepted", severity="warning")
-            return
+            return False
         current = self.query_one("#user", TextArea).text
         if self.last_view is not None and (not self.versions or self.versions[-1].text != current):
             # Hand edits since the last version become a version of their own, so undo returns to them.
@@ -373,6 +392,7 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         self.set_user_text(v.text)
         self._update_history()
         self.notify(f"accepted candidate {v.id}")
+        return True
 
     def action_undo(self) -> None:
         if len(self.versions) < 2:

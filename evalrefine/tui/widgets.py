@@ -74,7 +74,8 @@ Edit the prompt on the **Author** tab: it is re-scored as you type (in the backg
 | ctrl+q | quit (asks if there are unsaved changes) |
 | F1 | this help |
 
-On the **Refine** tab: `enter` previews a candidate, `a` accepts it, `u` goes back one version.
+On the **Refine** tab: `enter` previews a candidate, `a` accepts it, `e` accepts it and opens the
+editor to change it, `x` rejects it, `u` goes back one version.
 On the **Lint** tab: type a directory, press enter, then `enter` on a row opens that prompt.
 """
 

@@ -82,6 +82,12 @@ async def test_typing_rescores_and_refine_accept_undo(tmp_path: Path, make_sessi
         assert "{+" in str(app.query_one("#candidate-diff", Static).render()) or "[-" in str(
             app.query_one("#candidate-diff", Static).render()
         )
+        rejected = next((v for v in app.candidates.values() if v.id != accepted[0].id), None)
+        if rejected is not None:  # x drops a candidate from the list
+            table.move_cursor(row=list(app.candidates).index(rejected.id))
+            await pilot.press("x")
+            assert rejected.id not in app.candidates and table.row_count == len(app.candidates)
+            table.move_cursor(row=list(app.candidates).index(accepted[0].id))
         await pilot.press("a")
         assert user.text == accepted[0].text
         assert [v.text for v in app.versions] == [from_file.messages[-1].content, edited, accepted[0].text]
