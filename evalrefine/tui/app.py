@@ -37,7 +37,7 @@ from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation, Message
 from evalrefine.core.lint.run import FilesRead, LintFinished
 from evalrefine.core.lint.run import Scored as LintScored
-from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, PromptScore, Started, Version
+from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, Started, Version
 from evalrefine.tui.files import FileActionsMixin
 from evalrefine.tui.messages import (
     Compared,
@@ -48,13 +48,13 @@ from evalrefine.tui.messages import (
     SessionReady,
     WorkFailed,
 )
-from evalrefine.tui.session import HELD_OUT, ScoreView, Session
+from evalrefine.tui.session import ScoreView, Session
+from evalrefine.tui.versions import VersionsMixin, prompt_score
 from evalrefine.tui.widgets import (
     HelpScreen,
     ScorePanel,
     diff_text,
     score_renderable,
-    sparkline_values,
 )
 from evalrefine.tui.workers import WorkersMixin
 
@@ -62,7 +62,7 @@ DEBOUNCE_SECONDS = 0.6
 SessionFactory = Callable[[Settings], Session]
 
 
-class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
+class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
     CSS_PATH = "evalrefine.tcss"
     TITLE = "evalrefine"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -184,7 +184,7 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         panel.show(score_renderable(message.view, self.session))
         if not self.versions:
             text = self.query_one("#user", TextArea).text
-            score = _prompt_score(message.view)
+            score = prompt_score(message.view)
             self.versions.append(Version(0, None, 0, text, score))
             self._update_history()
 
@@ -360,48 +360,6 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
         self.candidates.clear()
         self.refine_worker(self.conversation(), iterations)
 
-    def _selected_candidate(self) -> Version | None:
-        table = self.query_one("#candidates", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return self.candidates.get(int(str(key.value)))
-
-    def action_reject(self) -> None:
-        """Drop the highlighted candidate from the list (it stays out of accept and compare)."""
-        v = self._selected_candidate()
-        if v is not None:
-            self.query_one("#candidates", DataTable).remove_row(str(v.id))
-            del self.candidates[v.id]
-
-    def action_edit_candidate(self) -> None:
-        """Accept the highlighted candidate and move to the editor to change it further."""
-        if self.action_accept():
-            self._show_tab("author", "#user")
-
-    def action_accept(self) -> bool:
-        v = self._selected_candidate()
-        if v is None or not v.accepted:
-            self.notify("pick a candidate the guard accepted", severity="warning")
-            return False
-        current = self.query_one("#user", TextArea).text
-        if self.last_view is not None and (not self.versions or self.versions[-1].text != current):
-            # Hand edits since the last version become a version of their own, so undo returns to them.
-            self.versions.append(Version(-1, None, 0, current, _prompt_score(self.last_view)))
-        self.versions.append(v)
-        self.set_user_text(v.text)
-        self._update_history()
-        self.notify(f"accepted candidate {v.id}")
-        return True
-
-    def action_undo(self) -> None:
-        if len(self.versions) < 2:
-            self.notify("no earlier version", severity="warning")
-            return
-        self.versions.pop()
-        self.set_user_text(self.versions[-1].text)
-        self._update_history()
-
     def action_compare(self) -> None:
         if self.session is None or not self.versions:
             return
@@ -419,13 +377,3 @@ class EvalRefineApp(FileActionsMixin, WorkersMixin, App[None]):
             self.notify("nothing to compare yet: edit the prompt or accept a suggestion", severity="warning")
             return
         self.compare_worker(variants)
-
-    def _update_history(self) -> None:
-        values = [v.score.value for v in self.versions if v.score is not None]
-        self.query_one("#history", Sparkline).data = sparkline_values(values)
-
-
-def _prompt_score(view: ScoreView) -> PromptScore:
-    """The refine loop's score record for a scored editor version (for the history sparkline)."""
-    held = next((s.logprob for s in view.result.sentences if s.sentence == HELD_OUT), 0.0)
-    return PromptScore(view.value, view.placement.percentile if view.placement else None, held)
