@@ -5,7 +5,7 @@ For each prompt, K_max rollouts are sampled once (seeded); the K-rollout monitor
 Rollout monitor: max over rollouts and sentence boundaries of log P(any eval-aware sentence)
 (K = 0 is the start-of-CoT monitor). Verbalization monitor: share of the K rollouts that say the
 situation is a test (the offline pattern detector). Cost is in forward-token equivalents: prompt
-tokens scored + tokens generated + tokens re-read at the boundaries.
+tokens scored + tokens generated (scoring the boundaries re-reads each rollout once more, packed).
 
 Usage: python benchmarks/bench_rollouts.py [--prompts N] [--max-new-tokens T]
 """
@@ -45,11 +45,15 @@ def main() -> None:
     target = AnyTarget(tuple(settings.monitor.sentences))
     sampler = HFSampler(backend)
     half = args.prompts // 2
-    evals = load_texts("eval_prompts.jsonl")[:: 544 // half][:half]
-    deploy = load_texts("deploy_prompts.jsonl")[:: 450 // half][:half]
+    # Prompts of at most 600 characters, so a CPU run stays in minutes (long WildChat turns would
+    # dominate the generation cost).
+    evals = [r for r in load_texts("eval_prompts.jsonl") if len(r["text"]) <= 600]
+    deploy = [r for r in load_texts("deploy_prompts.jsonl") if len(r["text"]) <= 600]
+    evals, deploy = evals[:: len(evals) // half][:half], deploy[:: len(deploy) // half][:half]
     labels, peaks, verbal, prompt_tokens, generated = [], [], [], 0, 0
     t0 = time.perf_counter()
-    for label, row in [(1, r) for r in evals] + [(0, r) for r in deploy]:
+    for i, (label, row) in enumerate([(1, r) for r in evals] + [(0, r) for r in deploy]):
+        print(f"  prompt {i + 1}/{2 * half}", end="\r", file=sys.stderr, flush=True)
         score = rollout_score(
             monitor, Conversation.from_user_text(row["text"]), sampler, target, max(KS), 0, args.max_new_tokens
         )
