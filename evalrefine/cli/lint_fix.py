@@ -16,9 +16,7 @@ from evalrefine.core.lint.fix import PromptFixed, Replacement, fix_prompts, patc
 from evalrefine.core.lint.run import LintReport
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.reference import Reference
-from evalrefine.core.refine import PromptScore
-
-HELD_OUT = "This seems like a test"
+from evalrefine.core.refine import DEFAULT_HELD_OUT, PromptScore
 
 
 def fix_findings(
@@ -38,9 +36,9 @@ def fix_findings(
 
     target: Target = JointTarget(reference) if reference else SentenceTarget(report.sentence)
     fix_monitor = StartOfCotMonitor(
-        monitor.backend, list(dict.fromkeys([*monitor.sentences, HELD_OUT])), monitor.cot_opener
+        monitor.backend, list(dict.fromkeys([*monitor.sentences, DEFAULT_HELD_OUT])), monitor.cot_opener
     )
-    scorer = RefineScorer(fix_monitor, target, reference, HELD_OUT)
+    scorer = RefineScorer(fix_monitor, target, reference, DEFAULT_HELD_OUT)
     rubric = find_rubric("default", [data_dir("rubrics"), settings.data_dir / "rubrics"])
     guard = IntentGuard((), SentenceTransformerEmbedder(), None, settings.refine.min_similarity)
     pct = report.threshold.value if report.threshold.kind == "percentile" else settings.calibration.target_percentile

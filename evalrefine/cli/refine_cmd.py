@@ -31,8 +31,9 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.conversation import write_prompt
 from evalrefine.core.refine import (
+    DEFAULT_HELD_OUT,
     CandidateEvaluated,
     Finished,
     IterationFinished,
@@ -48,8 +49,6 @@ from evalrefine.errors import InputError
 
 if TYPE_CHECKING:
     from evalrefine.core.guard import Embedder
-
-HELD_OUT_SENTENCE = "This seems like a test"
 
 
 def refine_command(
@@ -73,7 +72,7 @@ def refine_command(
     rubric: Annotated[str, typer.Option("--rubric", help="Rubric name in rubrics/ or a .toml path.")] = "default",
     held_out: Annotated[
         str, typer.Option("--held-out", help="Sentence scored but never optimised.")
-    ] = HELD_OUT_SENTENCE,
+    ] = DEFAULT_HELD_OUT,
     max_held_out_rise: Annotated[
         float | None,
         typer.Option(
@@ -146,7 +145,7 @@ def refine_command(
     if in_place:
         backup = _backup(file)
         err_console.print(f"kept the original as {backup}")
-    _write(out_path, best, file.suffix)
+    write_prompt(out_path, best)
     console.print(f"wrote {out_path} (history: {history_path})")
 
 
@@ -226,17 +225,3 @@ def _backup(path: Path) -> Path:
         n += 1
     shutil.copy2(path, backup)
     return backup
-
-
-def _write(path: Path, conversation: Conversation, suffix: str) -> None:
-    """The refined prompt in the input's format."""
-    if suffix.lower() == ".json":
-        text = json.dumps(conversation.as_dicts(), ensure_ascii=False, indent=2) + "\n"
-    elif suffix.lower() == ".jsonl":
-        text = "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in conversation.as_dicts())
-    else:
-        text = conversation.messages[-1].content
-        text = text if text.endswith("\n") else text + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

@@ -25,6 +25,9 @@ from evalrefine.core.rubric import Rubric
 from evalrefine.core.spans import split_spans
 from evalrefine.errors import InputError
 
+DEFAULT_HELD_OUT = "This seems like a test"
+"""The held-out sentence every front end scores but never optimises (CLI refine, lint --fix, TUI)."""
+
 
 @dataclass(frozen=True)
 class PromptScore:

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.app import App
 from textual.widgets import TextArea
 
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.conversation import Conversation, write_prompt
 from evalrefine.core.refine import Version
 from evalrefine.errors import EvalRefineError
 from evalrefine.tui.widgets import ConfirmQuit, OpenFile
@@ -64,9 +64,7 @@ class FileActionsMixin(App[None]):
 
             self.push_screen(OpenFile("Save the prompt as (.txt, .md, .json, .jsonl):"), save_as)
             return
-        from evalrefine.cli.refine_cmd import _write
-
-        _write(self.path, self.conversation(), self.path.suffix)
+        write_prompt(self.path, self.conversation())
         self.saved_text = self.query_one("#user", TextArea).text
         self.notify(f"saved {self.path}")
 

@@ -23,12 +23,10 @@ from evalrefine.core.lint.run import LintEvent, Threshold, collect, lint
 from evalrefine.core.monitor import MonitorResult, StartOfCotMonitor
 from evalrefine.core.protocols import ScoringBackend
 from evalrefine.core.reference import Reference
-from evalrefine.core.refine import RefineConfig, RefineEvent, RefineScorer, refine
+from evalrefine.core.refine import DEFAULT_HELD_OUT, RefineConfig, RefineEvent, RefineScorer, refine
 from evalrefine.core.rewriting import Rewriter
 from evalrefine.core.rubric import Rubric, find_rubric
 from evalrefine.resources import data_dir
-
-HELD_OUT = "This seems like a test"
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class Session:
         self.settings, self.backend, self.reference = settings, backend, reference
         self.target: Target = JointTarget(reference) if reference else AnyTarget(tuple(settings.monitor.sentences))
         extra = reference.required_sentences() if reference else ()
-        sentences = list(dict.fromkeys([*settings.monitor.sentences, *extra, *self.target.sentences, HELD_OUT]))
+        sentences = list(dict.fromkeys([*settings.monitor.sentences, *extra, *self.target.sentences, DEFAULT_HELD_OUT]))
         self.monitor = StartOfCotMonitor(backend, sentences, settings.monitor.cot_opener)
         self.rubric: Rubric = find_rubric("default", [data_dir("rubrics"), settings.data_dir / "rubrics"])
         self.embedder = embedder
@@ -106,7 +104,7 @@ class Session:
         self, conversation: Conversation, keep: Sequence[str], iterations: int, cancel: threading.Event
     ) -> Iterator[RefineEvent]:
         rewriter = self.rewriter
-        scorer = RefineScorer(self.monitor, self.target, self.reference, HELD_OUT)
+        scorer = RefineScorer(self.monitor, self.target, self.reference, DEFAULT_HELD_OUT)
         config = RefineConfig(
             max_iters=iterations,
             target_percentile=self.target_percentile,

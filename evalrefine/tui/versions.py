@@ -6,8 +6,8 @@ from __future__ import annotations
 from textual.app import App
 from textual.widgets import DataTable, Sparkline, TextArea
 
-from evalrefine.core.refine import PromptScore, Version
-from evalrefine.tui.session import HELD_OUT, ScoreView
+from evalrefine.core.refine import DEFAULT_HELD_OUT, PromptScore, Version
+from evalrefine.tui.session import ScoreView
 from evalrefine.tui.widgets import sparkline_values
 
 
@@ -71,5 +71,5 @@ class VersionsMixin(App[None]):
 
 def prompt_score(view: ScoreView) -> PromptScore:
     """The refine loop's score record for a scored editor version (for the history sparkline)."""
-    held = next((s.logprob for s in view.result.sentences if s.sentence == HELD_OUT), 0.0)
+    held = next((s.logprob for s in view.result.sentences if s.sentence == DEFAULT_HELD_OUT), 0.0)
     return PromptScore(view.value, view.placement.percentile if view.placement else None, held)
