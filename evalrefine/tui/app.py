@@ -16,6 +16,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import (
     DataTable,
@@ -335,7 +336,11 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
     def action_score(self) -> None:
         if self.session is None:
             return
-        self.query_one(ScorePanel).set_status(f"scoring revision {self.revision}…")
+        try:
+            panel = self.query_one(ScorePanel)
+        except NoMatches:  # a debounce timer that fired while the app was closing
+            return
+        panel.set_status(f"scoring revision {self.revision}…")
         self.score_worker(self.conversation(), self.revision)
 
     def _show_tab(self, tab: str, focus: str) -> None:
