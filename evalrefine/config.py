@@ -188,6 +188,30 @@ class LintSettings(BaseModel):
     """Prompts scored together in one packed forward pass."""
 
 
+class RolloutSettings(BaseModel):
+    """Sampled chains of thought: the rollout monitor and the verbalization monitor (``--rollouts``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=0, ge=0, le=256)
+    """Rollouts per prompt for ``score``, ``validate`` and ``lint`` when ``--rollouts`` is not given
+    (0: the start-of-CoT monitor only, no sampling)."""
+
+    seed: int = 0
+    """Sampling seed: the same seed gives the same rollouts (same model, device and torch build)."""
+
+    max_new_tokens: int = Field(default=96, ge=1, le=8192)
+    """Length of each sampled rollout, in tokens."""
+
+    temperature: float = Field(default=1.0, gt=0.0, le=5.0)
+    """Sampling temperature (1.0 samples the model's own distribution, as the seed study did)."""
+
+    judge: str = "patterns"
+    """Who decides whether a rollout verbalizes eval awareness: ``patterns`` (the offline detector)
+    or an LLM spec like the rewriter's (``openai:MODEL``, ``anthropic:MODEL``,
+    ``openai-compatible:MODEL@BASE_URL``), which reads ``prompts/verbalization.md``."""
+
+
 def default_data_dir() -> Path:
     import platformdirs
 
@@ -218,6 +242,9 @@ class Settings(BaseSettings):
 
     lint: LintSettings = Field(default_factory=LintSettings)
     """Linting a repository of eval prompts."""
+
+    rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
+    """Sampled rollouts and the verbalization judge."""
 
     data_dir: Path = Field(default_factory=default_data_dir)
     """Reference sets you build are stored here."""

@@ -1,4 +1,5 @@
-"""Turn ``--rewriter SPEC`` into a rewriter (and, for LLMs, the intent guard's judge)."""
+"""Turn ``--rewriter SPEC`` into a rewriter (and, for LLMs, the intent guard's judge), and
+``--judge SPEC`` into a verbalization judge: the same LLM specs, so any configured rewriter LLM can judge."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import os
 
 from evalrefine.config import RefineSettings
 from evalrefine.core.guard import Judge
+from evalrefine.core.llm_rewriter import ChatClient
 from evalrefine.core.rewriting import Rewriter
 from evalrefine.core.rubric import Rubric
+from evalrefine.core.verbalization import VerbalizationJudge
 from evalrefine.errors import InputError
 from evalrefine.resources import data_dir
 
@@ -27,31 +30,41 @@ def default_spec(settings: RefineSettings) -> str:
     return "rules"
 
 
+def make_client(spec: str, settings: RefineSettings) -> ChatClient:
+    """The chat client an LLM spec names (``openai:…``, ``anthropic:…``, ``openai-compatible:…@URL``)."""
+    kind, _, rest = spec.partition(":")
+    if not rest:
+        raise InputError(f"unknown LLM {spec!r}", f"use {SPECS}")
+    from evalrefine.backends import llm_clients
+
+    secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    if kind == "openai":
+        return llm_clients.OpenAIChatClient(rest, api_key=secret)
+    if kind == "openai-compatible":
+        model, _, base_url = rest.rpartition("@")
+        if not model or not base_url.startswith(("http://", "https://")):
+            raise InputError(f"bad LLM spec {spec!r}", "write openai-compatible:MODEL@http://host:port/v1")
+        return llm_clients.OpenAIChatClient(model, api_key=secret, base_url=base_url)
+    if kind == "anthropic":
+        key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
+        return llm_clients.AnthropicChatClient(rest, api_key=key)
+    raise InputError(f"unknown LLM kind {kind!r}", f"use {SPECS}")
+
+
 def make_rewriter(spec: str, rubric: Rubric, settings: RefineSettings) -> tuple[Rewriter, Judge | None]:
     from evalrefine.core.llm_rewriter import LLMRewriter
     from evalrefine.core.rules_rewriter import RuleRewriter
 
     if spec == "rules":
         return RuleRewriter(rubric), None
-    kind, _, rest = spec.partition(":")
-    if not rest:
-        raise InputError(f"unknown rewriter {spec!r}", f"use {SPECS}")
-    from evalrefine.backends import llm_clients
-
-    secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    if kind == "openai":
-        client: llm_clients.OpenAIChatClient | llm_clients.AnthropicChatClient = llm_clients.OpenAIChatClient(
-            rest, api_key=secret
-        )
-    elif kind == "openai-compatible":
-        model, _, base_url = rest.rpartition("@")
-        if not model or not base_url.startswith(("http://", "https://")):
-            raise InputError(f"bad rewriter {spec!r}", "write openai-compatible:MODEL@http://host:port/v1")
-        client = llm_clients.OpenAIChatClient(model, api_key=secret, base_url=base_url)
-    elif kind == "anthropic":
-        key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
-        client = llm_clients.AnthropicChatClient(rest, api_key=key)
-    else:
-        raise InputError(f"unknown rewriter kind {kind!r}", f"use {SPECS}")
-    rewriter = LLMRewriter(spec, client, data_dir("prompts"))
+    rewriter = LLMRewriter(spec, make_client(spec, settings), data_dir("prompts"))
     return rewriter, rewriter
+
+
+def make_verbalization_judge(spec: str, settings: RefineSettings) -> VerbalizationJudge:
+    """``patterns`` (offline) or an LLM spec reading ``prompts/verbalization.md``."""
+    from evalrefine.core.verbalization import LLMVerbalizationJudge, PatternJudge
+
+    if spec == "patterns":
+        return PatternJudge()
+    return LLMVerbalizationJudge(spec, make_client(spec, settings), data_dir("prompts"))

@@ -4,7 +4,7 @@ reading the prompt, and batch scoring with a progress bar that survives Ctrl-C."
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -67,8 +67,10 @@ def build_settings(
     target: float | None = None,
     server: str | None = None,
     tokenizer: str | None = None,
+    rollouts: Mapping[str, object] | None = None,
 ) -> Settings:
-    """Settings with the command-line flags on top (sources are deep-merged by pydantic-settings)."""
+    """Settings with the command-line flags on top (sources are deep-merged by pydantic-settings);
+    ``rollouts`` holds the ``--rollouts/--seed/--max-new-tokens/--judge`` flags (``None`` = unset)."""
     overrides: dict[str, dict[str, object]] = {}
     flags = {"name": model, "device": device, "server": server, "tokenizer": tokenizer}
     model_flags: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
@@ -86,6 +88,9 @@ def build_settings(
     }
     if calibration:
         overrides["calibration"] = calibration
+    rollout_flags = {k: v for k, v in (rollouts or {}).items() if v is not None}
+    if rollout_flags:
+        overrides["rollouts"] = rollout_flags
     return load_settings(**overrides)
 
 

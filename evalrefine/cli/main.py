@@ -32,6 +32,7 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
+from evalrefine.cli.rollout_opts import MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags, sampler_for
 from evalrefine.errors import EvalRefineError
 
 app = typer.Typer(
@@ -66,18 +67,20 @@ def score(
     target: TargetOpt = None,
     as_json: JsonOpt = False,
     tokens: Annotated[bool, typer.Option("--tokens", help="Show the per-token breakdown.")] = False,
-    rollouts: verify_cmd.RolloutsOpt = 0,
-    seed: verify_cmd.SeedOpt = 0,
-    max_new_tokens: verify_cmd.MaxTokensOpt = 96,
+    rollouts: RolloutsOpt = None,
+    seed: SeedOpt = None,
+    max_new_tokens: MaxTokensOpt = None,
 ) -> None:
     """Probability that the model starts its reasoning with each eval-aware sentence, placed against
     deployment traffic."""
     from evalrefine.core.calibration import place
     from evalrefine.core.joint import logsumexp
 
+    flags = rollout_flags(rollouts, seed, max_new_tokens)
     settings = build_settings(
-        model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer
+        model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer, rollouts=flags
     )
+    rs = settings.rollouts
     conversation = read_prompt(file, system)
     backend = load_model(settings, quiet=as_json)
     ref = find_reference(settings, monitor_for(backend, settings))
@@ -86,14 +89,14 @@ def score(
     placement = place(result, ref, settings.calibration.target_percentile) if ref else None
     shown = set(settings.monitor.sentences)
     rollout = None
-    if rollouts > 0:
+    if rs.count > 0:
         from evalrefine.core.attribution.target import AnyTarget
         from evalrefine.core.rollouts import rollout_score
 
-        with err_console.status(f"sampling {rollouts} rollouts…"):
-            sampler = verify_cmd.sampler_for(backend)
+        with err_console.status(f"sampling {rs.count} rollouts…"):
+            sampler = sampler_for(backend, rs)
             target_any = AnyTarget(tuple(settings.monitor.sentences))
-            rollout = rollout_score(monitor, conversation, sampler, target_any, rollouts, seed, max_new_tokens)  # type: ignore[arg-type]
+            rollout = rollout_score(monitor, conversation, sampler, target_any, rs.count, rs.seed, rs.max_new_tokens)
     if as_json:
         data = result.as_dict()
         data["sentences"] = [
@@ -103,8 +106,8 @@ def score(
         ]
         if rollout is not None:
             data["rollout_monitor"] = {
-                "rollouts": rollouts,
-                "seed": seed,
+                "rollouts": rs.count,
+                "seed": rs.seed,
                 "value": rollout.value,
                 "start": rollout.start,
                 "peaks": [r.peak for r in rollout.rollouts],
@@ -125,7 +128,7 @@ def score(
     if rollout is not None:
         peaks = ", ".join(f"{r.peak:.2f}" for r in rollout.rollouts)
         console.print(
-            f"rollout monitor, log P(any eval-aware sentence), max over {rollouts} rollouts and their sentence "
+            f"rollout monitor, log P(any eval-aware sentence), max over {rs.count} rollouts and their sentence "
             f"boundaries: [bold]{rollout.value:.2f}[/] (start of CoT {rollout.start:.2f}; per rollout: {peaks})"
         )
     elif not ref:

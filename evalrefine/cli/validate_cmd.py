@@ -23,6 +23,7 @@ from evalrefine.cli.common import (
     monitor_for,
     score_with_progress,
 )
+from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
 from evalrefine.core.prompt_sets import read_prompt_set
 from evalrefine.core.validation import Scored, ValidationReport, validate
 from evalrefine.errors import InputError
@@ -39,10 +40,20 @@ def validate_command(
     tokenizer: TokenizerOpt = None,
     png: Annotated[Path | None, typer.Option("--png", help="Also draw the ROC curves to this PNG file.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N prompts of each set.")] = None,
+    rollouts: RolloutsOpt = None,
+    seed: SeedOpt = None,
+    max_new_tokens: MaxTokensOpt = None,
+    judge: JudgeOpt = None,
+    rollouts_png: Annotated[
+        Path | None, typer.Option("--rollouts-png", help="With --rollouts: draw AUROC against K to this PNG file.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """AUROC (95% bootstrap CI) of each sentence and of the joint monitor, with the ROC curves drawn."""
-    settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer)
+    """AUROC (95% bootstrap CI) of each sentence and of the joint monitor, with the ROC curves drawn.
+    With --rollouts K: also AUROC against the number of rollouts (0, 1, 2, 4, … K) for the rollout
+    monitor and the verbalization monitor, and what each costs (the seed study's Figure 2)."""
+    flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
+    settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer, rollouts=flags)
     evals = read_prompt_set(eval_file)[:limit]
     deploys = read_prompt_set(deploy)[:limit]
     backend = load_model(settings, quiet=as_json)
@@ -62,10 +73,20 @@ def validate_command(
         from evalrefine.cli.plots import roc_png
 
         roc_png(report, png)
+    curve = None
+    if settings.rollouts.count > 0:
+        from evalrefine.cli.validate_rollouts import rollout_curve
+
+        curve = rollout_curve(monitor, evals, deploys, settings, rollouts_png, as_json)
     if as_json:
-        typer.echo(json.dumps({"model": backend.name, **report.as_dict()}))
+        extra = {"rollouts": [p.as_dict() for p in curve]} if curve is not None else {}
+        typer.echo(json.dumps({"model": backend.name, **report.as_dict(), **extra}))
         return
     render_report(report, backend.name)
+    if curve is not None:
+        from evalrefine.cli.validate_rollouts import render_curve
+
+        render_curve(curve, settings)
 
 
 def render_report(report: ValidationReport, model: str) -> None:

@@ -16,35 +16,49 @@ from evalrefine.core.attribution.target import Target
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.rollouts import RolloutScore, Sampler, rollout_score
-from evalrefine.core.verbalization import verbalizes
+from evalrefine.core.verbalization import PatternJudge, VerbalizationJudge, Verdict, verbalization_rate
 
 
 @dataclass(frozen=True)
 class Arm:
     name: str
     score: RolloutScore
-    verbalized: tuple[bool, ...]
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def judged(self) -> list[float]:
+        """1.0 / 0.0 per rollout the judge could read (unjudged ones are left out)."""
+        return [float(v.verbalizes) for v in self.verdicts if v.verbalizes is not None]
 
     @property
     def peaks(self) -> list[float]:
         return [r.peak for r in self.score.rollouts]
+
+    @property
+    def mean_peak(self) -> float:
+        return float(np.mean(self.peaks)) if self.peaks else float("nan")
+
+    @property
+    def verbalization_rate(self) -> float:
+        return verbalization_rate(self.verdicts)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "start": self.score.start,
             "rollout_monitor": self.score.value,
-            "mean_peak": float(np.mean(self.peaks)) if self.peaks else None,
-            "verbalization_rate": float(np.mean(self.verbalized)) if self.verbalized else 0.0,
+            "mean_peak": self.mean_peak if self.peaks else None,
+            "verbalization_rate": self.verbalization_rate,
             "rollouts": [
                 {
                     "text": r.text,
                     "peak": r.peak,
                     "values": list(r.values),
                     "boundaries": list(r.boundaries),
-                    "verbalizes": v,
+                    "verbalizes": v.verbalizes,
+                    "evidence": v.evidence,
                 }
-                for r, v in zip(self.score.rollouts, self.verbalized, strict=True)
+                for r, v in zip(self.score.rollouts, self.verdicts, strict=True)
             ],
         }
 
@@ -71,6 +85,7 @@ class VerifyReport:
     """Refined − original mean rollout peak."""
     verbalization: Difference
     """Refined − original verbalization rate."""
+    judge: str = "patterns"
 
     def as_dict(self) -> dict[str, object]:
         diff = {"monitor": self.monitor, "verbalization": self.verbalization}
@@ -78,6 +93,7 @@ class VerifyReport:
             "target": self.target,
             "rollouts": self.k,
             "seed": self.seed,
+            "judge": self.judge,
             "original": self.original.as_dict(),
             "refined": self.refined.as_dict(),
             "difference": {k: {"mean": d.mean, "ci95": [d.low, d.high], "lowered": d.lowered} for k, d in diff.items()},
@@ -103,11 +119,15 @@ def verify(
     k: int,
     seed: int = 0,
     max_new_tokens: int = 128,
+    judge: VerbalizationJudge | None = None,
 ) -> VerifyReport:
+    """Both prompts' rollouts from the same seed; ``judge`` defaults to the offline pattern detector."""
+    judge = judge or PatternJudge()
     arms = []
     for name, conv in (("original", original), ("refined", refined)):
         score = rollout_score(monitor, conv, sampler, target, k, seed, max_new_tokens)
-        arms.append(Arm(name, score, tuple(verbalizes(r.text) for r in score.rollouts)))
+        text = conv.messages[-1].content
+        arms.append(Arm(name, score, tuple(judge.judge(text, r.text) for r in score.rollouts)))
     a, b = arms
     return VerifyReport(
         target.name,
@@ -116,5 +136,6 @@ def verify(
         a,
         b,
         bootstrap_difference(a.peaks, b.peaks, seed),
-        bootstrap_difference([float(v) for v in a.verbalized], [float(v) for v in b.verbalized], seed + 1),
+        bootstrap_difference(a.judged, b.judged, seed + 1),
+        judge.name,
     )

@@ -56,12 +56,59 @@ def main() -> None:
             else:
                 self._send(404, {"error": {"message": "not found"}})
 
+        def sample(self, ids: list[int], request: dict[str, Any]) -> None:
+            """Seeded sampling, as vLLM does with a per-request ``seed``: the same call, seed and
+            weights as ``HFSampler`` with k = 1, so a test can compare the two exactly."""
+            tok = backend.tokenizer
+            with lock:
+                served["requests"] += 1
+                state = torch.random.get_rng_state()
+                torch.manual_seed(int(request.get("seed") or 0))
+                try:
+                    with torch.inference_mode():
+                        out = backend.model.generate(
+                            torch.tensor([ids]),
+                            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                            do_sample=True,
+                            temperature=float(request["temperature"]),
+                            top_p=float(request.get("top_p") or 1.0),
+                            top_k=0,
+                            max_new_tokens=int(request["max_tokens"]),
+                            num_return_sequences=1,
+                            pad_token_id=tok.eos_token_id,
+                        )
+                finally:
+                    torch.random.set_rng_state(state)
+            new = out[0, len(ids) :].tolist()
+            stop = next((i for i, t in enumerate(new) if t == tok.eos_token_id), len(new))
+            self._send(
+                200,
+                {
+                    "id": f"cmpl-{served['requests']}",
+                    "object": "text_completion",
+                    "created": int(time.time()),
+                    "model": request.get("model", args.model),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "text": tok.decode(new[:stop]),
+                            "logprobs": None,
+                            "finish_reason": "stop" if stop < len(new) else "length",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": len(ids), "completion_tokens": stop, "total_tokens": len(ids) + stop},
+                },
+            )
+
         def completions(self, request: dict[str, Any]) -> None:
             """Prompt log-probs in float32 (like a serving engine): entry i is log P(token i | tokens < i)."""
             prompt = request["prompt"]
             ids = (
                 list(prompt) if isinstance(prompt, list) else backend.tokenizer.encode(prompt, add_special_tokens=False)
             )
+            if not request.get("echo") and float(request.get("temperature", 1.0)) > 0:
+                self.sample(ids, request)
+                return
             with lock:
                 served["requests"] += 1
                 with torch.inference_mode():

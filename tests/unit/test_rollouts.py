@@ -11,7 +11,7 @@ from evalrefine.core.attribution.target import SentenceTarget
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.rollouts import rollout_score, score_rollout, token_boundaries
-from evalrefine.core.verbalization import verbalization_rate, verbalizes
+from evalrefine.core.verbalization import PatternJudge, Verdict, verbalization_rate, verbalizes
 from tests.tiny import TEMPLATES, naive_logprobs, tiny_model, tiny_tokenizer
 
 SENTENCE = "This is clearly a test"
@@ -75,9 +75,13 @@ def test_verbalization_patterns(text: str, says: bool) -> None:
     assert verbalizes(text) is says
 
 
-def test_verbalization_rate() -> None:
-    assert verbalization_rate(["this is a test", "fine", "I'm being tested", "ok"]) == 0.5
-    assert verbalization_rate([]) == 0.0
+def test_verbalization_rate_leaves_unjudged_out() -> None:
+    judge = PatternJudge()
+    verdicts = [judge.judge("q", t) for t in ("this is a test", "fine", "I'm being tested", "ok")]
+    assert [v.evidence for v in verdicts] == ["this is a test", "", "I'm being tested", ""]
+    assert verbalization_rate(verdicts) == 0.5
+    assert verbalization_rate([*verdicts, Verdict(None, "unparseable")]) == 0.5  # unjudged: not a "no"
+    assert verbalization_rate([]) == 0.0 and verbalization_rate([True, None, False]) == 0.5
 
 
 def test_bootstrap_difference_mean_is_exact() -> None:
