@@ -30,6 +30,8 @@ from evalrefine.cli.common import (
     load_model,
     monitor_for,
 )
+from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.core.lint.rollout_check import RolloutsChecked
 from evalrefine.core.lint.run import LintEvent, LintFinished, LintReport, Scored, Threshold, collect, lint
 from evalrefine.errors import InputError
 
@@ -70,8 +72,14 @@ def lint_command(
     server: ServerOpt = None,
     tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
+    rollouts: RolloutsOpt = None,
+    seed: SeedOpt = None,
+    max_new_tokens: MaxTokensOpt = None,
+    judge: JudgeOpt = None,
 ) -> None:
-    """Score every prompt in an eval repository and report the ones that look like tests."""
+    """Score every prompt in an eval repository and report the ones that look like tests.
+    With --rollouts K, also sample K rollouts of each prompt: a prompt whose rollouts say it is a
+    test is a finding, and so is one whose rollout peak exceeds a raw log P threshold."""
     from evalrefine import __version__
     from evalrefine.core.score_cache import ScoreCache
 
@@ -79,7 +87,10 @@ def lint_command(
         raise InputError(f"unknown --format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     if write and not fix:
         raise InputError("--write patches the fixes in place", "give --fix --write")
-    settings = build_settings(model, sentence, cot_opener, device, reference, server=server, tokenizer=tokenizer)
+    flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
+    settings = build_settings(
+        model, sentence, cot_opener, device, reference, server=server, tokenizer=tokenizer, rollouts=flags
+    )
     cfg = settings.lint
     limit = Threshold.parse(threshold or cfg.threshold)
     prompts, problems, skipped = collect(
@@ -91,7 +102,15 @@ def lint_command(
     monitor = monitor_for(backend, settings, ref.required_sentences() if ref else ())
     cache = None if no_cache else ScoreCache(cache_file or settings.cache_dir / "scores.sqlite")
     cancel = threading.Event()
-    events = lint(prompts, problems, skipped, monitor, limit, ref, cache, baseline, cfg.batch_size, cancel)
+    check = None
+    if settings.rollouts.count > 0:
+        from evalrefine.cli.rollout_opts import judge_for, sampler_for
+        from evalrefine.core.lint.rollout_check import RolloutCheck
+
+        rs = settings.rollouts
+        sampler, verbal = sampler_for(backend, rs), judge_for(settings)
+        check = RolloutCheck(sampler, verbal, rs.count, rs.seed, rs.max_new_tokens)
+    events = lint(prompts, problems, skipped, monitor, limit, ref, cache, baseline, cfg.batch_size, cancel, check)
     report = _run_with_progress(events, cancel, quiet)
     if cache is not None:
         cache.close()
@@ -122,6 +141,8 @@ def _run_with_progress(events: Iterator[LintEvent], cancel: threading.Event, qui
             for event in events:
                 if isinstance(event, Scored):
                     progress.update(task, completed=event.done, total=event.total)
+                elif isinstance(event, RolloutsChecked):
+                    progress.update(task, description="sampling rollouts", completed=event.done, total=event.total)
                 elif isinstance(event, LintFinished):
                     return event.report
         except KeyboardInterrupt:

@@ -45,11 +45,18 @@ def lint_table(console: Console, report: LintReport, reference: Reference | None
     table.add_column("where", no_wrap=True)
     table.add_column("pct", justify="right", no_wrap=True)
     table.add_column("log P", justify="right", no_wrap=True)
+    with_rollouts = any(r.rollouts is not None for r in report.results)
+    if with_rollouts:
+        table.add_column("rollouts: peak, say test", justify="right", no_wrap=True)
     table.add_column("prompt", no_wrap=True, overflow="ellipsis", ratio=1)
     for r in report.results[:MAX_ROWS]:
         style = "bold red" if r.finding and r.new else ("yellow" if r.finding else "")
         pct = ordinal(r.percentile) if r.percentile is not None else "–"
-        table.add_row(Text(str(r.prompt.location), style=style), pct, f"{r.logprob:.2f}", _preview(r.prompt.text))
+        cells: list[Text | str] = [Text(str(r.prompt.location), style=style), pct, f"{r.logprob:.2f}"]
+        if with_rollouts:
+            ro = r.rollouts
+            cells.append(f"{ro.peak:.2f}, {ro.verbalized}/{ro.judged}" if ro is not None else "–")
+        table.add_row(*cells, _preview(r.prompt.text))
     if len(report.results) > MAX_ROWS:
         table.caption = f"… and {len(report.results) - MAX_ROWS} more (use --format json for all)"
     console.print(table)

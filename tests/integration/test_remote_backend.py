@@ -107,3 +107,54 @@ def test_cli_score_and_lint_through_the_server(server: str, tmp_path: Path) -> N
         env=env,
     )
     assert down.returncode == 2 and "cannot reach the server" in down.stderr and "Traceback" not in down.stderr
+
+
+def test_remote_sampling_is_seeded_and_matches_local(server: str, embedded_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Rollout i is one request with seed + i: the server's text equals local sampling of one
+    sequence with that seed (same weights, same generate call), and a rerun is identical."""
+    from evalrefine.backends.remote_sampler import RemoteSampler
+    from evalrefine.backends.sampler import HFSampler
+
+    settings = load_settings(model={"name": "embedded", "server": server, "tokenizer": "embedded"})
+    remote = load_backend(settings.model, settings.cache_dir)
+    ids = StartOfCotMonitor(remote, SENTENCES).prepare(Conversation.from_user_text(PROMPT)).ids
+    sampler = RemoteSampler(remote)
+    first = sampler.sample(ids, 3, 12, seed=11)
+    assert first == sampler.sample(ids, 3, 12, seed=11) and first != sampler.sample(ids, 3, 12, seed=12)
+    tok = embedded_backend.tokenizer
+    for i, rollout in enumerate(first):
+        (local,) = HFSampler(embedded_backend).sample(ids, 1, 12, seed=11 + i)
+        assert tok.decode(rollout) == tok.decode(local)
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(PROMPT + "\n")
+    b.write_text("hey, would you ever lie to me?\n")
+    flags = ["--server", server, "--model", "embedded", "--tokenizer", "embedded"]
+    cmd = [sys.executable, "-m", "evalrefine.cli.main", "verify", str(a), str(b), *flags]
+    cmd += ["--rollouts", "2", "--max-new-tokens", "12", "--json"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = [subprocess.run(cmd, capture_output=True, text=True, env=env) for _ in range(2)]
+    assert out[0].returncode == 0, out[0].stderr
+    one, two = (json.loads(o.stdout) for o in out)
+    assert one == two and len(one["refined"]["rollouts"]) == 2
+    from evalrefine.core.conversation import load_conversation
+
+    a_ids = StartOfCotMonitor(remote, SENTENCES).prepare(load_conversation(a)).ids
+    default_seed = sampler.sample(a_ids, 1, 12, seed=0)[0]  # verify's default seed
+    assert one["original"]["rollouts"][0]["text"] == "".join(remote.token_strings(default_seed))
+
+
+def test_llm_verbalization_judge_against_the_server(server: str) -> None:
+    """``--judge openai-compatible:…`` end to end: the rubric goes to a real server, and a small
+    model's reply that is not the requested JSON leaves the rollout unjudged (never a silent "no")."""
+    from evalrefine.backends.rewriters import make_verbalization_judge
+    from evalrefine.core.verbalization import Verdict, verbalization_rate
+
+    judge = make_verbalization_judge(f"openai-compatible:embedded@{server}", load_settings().refine)
+    verdict = judge.judge(PROMPT, "Hmm, the user might be testing me.")
+    assert judge.name == f"openai-compatible:embedded@{server}"
+    assert verdict.usage.input_tokens > 200  # the whole rubric was sent
+    assert verdict.verbalizes in (True, False, None)
+    if verdict.verbalizes is None:
+        assert verdict.evidence == "the judge's reply was not the requested JSON"
+        assert verbalization_rate([verdict, Verdict(False)]) == 0.0

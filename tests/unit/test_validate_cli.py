@@ -148,3 +148,39 @@ def test_target_flag_sets_the_verdict(setup: dict[str, Path]) -> None:
         )
         assert data["target_percentile"] == float(target)
         assert data["passes"] == (data["percentile"] <= float(target))
+
+
+def test_validate_rollouts_auroc_by_k(setup: dict[str, Path]) -> None:
+    """AUROC at each K equals scikit-learn on independently computed rollout scores (same seed);
+    the table, the terminal chart and the PNG render. K comes from the environment here."""
+    from evalrefine.backends.sampler import HFSampler
+    from evalrefine.core.attribution.target import AnyTarget
+    from evalrefine.core.rollouts import rollout_score
+
+    env = {"EVALREFINE_CACHE_DIR": str(setup["root"] / "cache"), "EVALREFINE_ROLLOUTS__COUNT": "3"}
+    common = ["validate", "--eval", str(setup["evals"]), "--deploy", str(setup["deploy"]), "--model"]
+    args = [*common, str(setup["model"]), "--limit", "8", "--max-new-tokens", "6", "--seed", "5"]
+    proc = run(*args, "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    points = json.loads(proc.stdout)["rollouts"]
+    assert [p["k"] for p in points] == [0, 1, 2, 3]
+    monitor = StartOfCotMonitor(HFLocalBackend.load(setup["model"]), SENTENCES)
+    words = " ".join(CORPUS).split()
+    texts = [f"Choose (A) or (B). {' '.join(words[i : i + 6])}" for i in range(8)] + [
+        f"hey can you help me {' '.join(words[i + 3 : i + 12])}" for i in range(8)
+    ]
+    sampler = HFSampler(monitor.backend)
+    scores = [
+        rollout_score(monitor, Conversation.from_user_text(t), sampler, AnyTarget(tuple(SENTENCES)), 3, 5, 6)
+        for t in texts
+    ]
+    y = np.r_[np.ones(8), np.zeros(8)]
+    for p in points:
+        values = [max([s.start, *(r.peak for r in s.rollouts[: p["k"]])]) for s in scores]
+        assert p["monitor_auroc"] == pytest.approx(roc_auc_score(y, values), abs=1e-9)
+        assert p["monitor_ci95"][0] <= p["monitor_auroc"] <= p["monitor_ci95"][1]
+    assert points[0]["verbalization_auroc"] is None and points[0]["monitor_cost_tokens"] > 0
+    drawn = run(*args, "--rollouts-png", str(setup["root"] / "k.png"), env=env)
+    assert drawn.returncode == 0, drawn.stderr
+    assert "AUROC against rollouts" in drawn.stdout and "rollouts per prompt (K)" in drawn.stdout
+    assert (setup["root"] / "k.png").read_bytes()[:4] == b"\x89PNG"

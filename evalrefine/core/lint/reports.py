@@ -32,7 +32,13 @@ def _uri(path: Path) -> str:
 def _message(r: LintResult, report: LintReport) -> str:
     where = f"{r.percentile:.0f}th percentile of deployment traffic, " if r.percentile is not None else ""
     verdict = "looks like a test" if r.finding else "reads like deployment traffic"
-    return f"{verdict}: {where}log P({report.sentence!r}) = {r.logprob:.2f}"
+    text = f"{verdict}: {where}log P({report.sentence!r}) = {r.logprob:.2f}"
+    if r.rollouts is not None:
+        ro = r.rollouts
+        text += f"; over {ro.k} rollouts peak {ro.peak:.2f}, {ro.verbalized} of {ro.judged} say it is a test"
+        if ro.evidence:
+            text += f' ("{ro.evidence}")'
+    return text
 
 
 def result_dict(r: LintResult, report: LintReport) -> dict[str, Any]:
@@ -51,6 +57,7 @@ def result_dict(r: LintResult, report: LintReport) -> dict[str, Any]:
         "logprobs": r.logprobs,
         "message": _message(r, report),
         "preview": r.prompt.text[:160],
+        "rollouts": r.rollouts.as_dict() if r.rollouts is not None else None,
     }
 
 
@@ -128,7 +135,12 @@ def to_sarif(report: LintReport, version: str) -> dict[str, Any]:
             "message": {"text": _message(r, report)},
             "locations": [_location(r.prompt.location)],
             "partialFingerprints": {"promptHash/v1": r.prompt.content_hash},
-            "properties": {"logprob": r.logprob, "percentile": r.percentile, "record": r.prompt.record_id},
+            "properties": {
+                "logprob": r.logprob,
+                "percentile": r.percentile,
+                "record": r.prompt.record_id,
+                **({"rollouts": r.rollouts.as_dict()} if r.rollouts is not None else {}),
+            },
         }
         if report.baseline is not None and r.finding:
             result["baselineState"] = "new" if r.new else "unchanged"

@@ -4,7 +4,9 @@
 would post them as messages) ending in :class:`LintFinished` with the whole :class:`LintReport`.
 Prompts are scored shortest first in packed batches, identical prompts once, and every batch is
 committed to the SQLite cache before the next starts: a killed run resumes where it stopped, with
-no score lost or computed twice.
+no score lost or computed twice. With ``rollouts`` a second pass samples and judges what the model
+writes (:mod:`evalrefine.core.lint.rollout_check`); it is not cached (sampling is seeded, so a
+rerun gives the same rollouts).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evalrefine.core.batch import PromptFailed, PromptScored, score_records
 from evalrefine.core.calibration import place_scores
 from evalrefine.core.lint.discovery import DEFAULT_EXCLUDE, discover
 from evalrefine.core.lint.formats import parse_file
+from evalrefine.core.lint.rollout_check import RolloutCheck, RolloutsChecked, RolloutSummary, summarize
 from evalrefine.core.lint.sources import LintPrompt, ParseProblem, SkippedFile
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.reference import Reference
@@ -66,6 +69,8 @@ class LintResult:
     finding: bool
     new: bool
     """A finding that the baseline does not list (every finding when there is no baseline)."""
+    rollouts: RolloutSummary | None = None
+    """With ``--rollouts``: the rollout peak and how many rollouts verbalize eval awareness."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ class LintFinished:
     report: LintReport
 
 
-LintEvent = FilesRead | Scored | LintFinished
+LintEvent = FilesRead | Scored | RolloutsChecked | LintFinished
 
 
 def read_baseline(path: Path) -> set[str]:
@@ -161,6 +166,7 @@ def lint(
     baseline: Path | None = None,
     batch_size: int = 16,
     cancel: threading.Event | None = None,
+    rollouts: RolloutCheck | None = None,
 ) -> Iterator[LintEvent]:
     if threshold.kind == "percentile" and reference is None:
         raise InputError(
@@ -189,6 +195,19 @@ def lint(
             results.append(_judge(prompt, event, threshold, reference, sentence, known))
         yield Scored(done, len(records), isinstance(event, PromptScored) and event.cached)
     cancelled = done < len(records)
+    if rollouts is not None and not cancelled:
+        over = threshold.value if threshold.kind == "logprob" else None
+        sampled: dict[str, RolloutSummary] = {}  # identical prompts, same seed: sample once
+        for i, result in enumerate(results):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            key = result.prompt.content_hash
+            summary = sampled.get(key) or sampled.setdefault(key, summarize(monitor, result.prompt, rollouts))
+            finding = result.finding or summary.verbalized > 0 or (over is not None and summary.peak > over)
+            new = finding and result.prompt.content_hash not in known
+            results[i] = replace(result, rollouts=summary, finding=finding, new=new)
+            yield RolloutsChecked(i + 1, len(results))
     results.sort(key=lambda r: (-(r.percentile if r.percentile is not None else r.logprob), -r.logprob))
     report = LintReport(
         tuple(results),

@@ -1,0 +1,78 @@
+"""``lint --rollouts K``: after the start-of-CoT pass, sample K rollouts of every prompt and look at
+what the model actually writes.
+
+Two things are added to each result. The rollout peak: log P of the first monitored sentence,
+maximised over the start and every sentence boundary of the K rollouts (the seed study's rollout
+monitor, in the same units as a raw ``--threshold``). And the verbalization count: rollouts in
+which the model *says* it is being tested (the configured judge). A prompt becomes a finding when
+a rollout verbalizes, or when a raw log P threshold is given and the rollout peak exceeds it. A
+percentile threshold is not applied to the peak: the deployment reference holds start-of-CoT
+scores only, and a maximum over many positions is not comparable with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evalrefine.core.attribution.target import SentenceTarget
+from evalrefine.core.lint.sources import LintPrompt
+from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.rollouts import Sampler, rollout_score
+from evalrefine.core.verbalization import VerbalizationJudge
+
+
+@dataclass(frozen=True)
+class RolloutCheck:
+    """How to sample and judge (``k`` >= 1)."""
+
+    sampler: Sampler
+    judge: VerbalizationJudge
+    k: int
+    seed: int = 0
+    max_new_tokens: int = 96
+
+
+@dataclass(frozen=True)
+class RolloutSummary:
+    k: int
+    peak: float
+    """Max of log P(first sentence) over the start and every boundary of every rollout."""
+    verbalized: int
+    """Rollouts the judge says verbalize eval awareness."""
+    judged: int
+    evidence: str
+    """The first verbalizing rollout's words (empty when none)."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "k": self.k,
+            "peak": self.peak,
+            "verbalized": self.verbalized,
+            "judged": self.judged,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class RolloutsChecked:
+    """Progress of the rollout pass."""
+
+    done: int
+    total: int
+
+
+def summarize(monitor: StartOfCotMonitor, prompt: LintPrompt, check: RolloutCheck) -> RolloutSummary:
+    """Sample, score and judge one prompt's rollouts."""
+    target = SentenceTarget(monitor.sentences[0])
+    score = rollout_score(
+        monitor, prompt.conversation, check.sampler, target, check.k, check.seed, check.max_new_tokens
+    )
+    verdicts = [check.judge.judge(prompt.text, r.text) for r in score.rollouts]
+    said = [v for v in verdicts if v.verbalizes]
+    return RolloutSummary(
+        check.k,
+        score.value,
+        len(said),
+        sum(v.verbalizes is not None for v in verdicts),
+        said[0].evidence if said else "",
+    )
