@@ -31,7 +31,10 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
-from evalrefine.core.conversation import write_prompt
+from evalrefine.cli.rollout_opts import JudgeOpt, rollout_flags
+from evalrefine.config import Settings
+from evalrefine.core.conversation import Conversation, write_prompt
+from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.refine import (
     DEFAULT_HELD_OUT,
     CandidateEvaluated,
@@ -87,8 +90,18 @@ def refine_command(
     server: ServerOpt = None,
     tokenizer: TokenizerOpt = None,
     reference: ReferenceOpt = None,
+    verify_k: Annotated[
+        int,
+        typer.Option(
+            "--verify",
+            min=0,
+            help="Final check: sample K rollouts of the original and the result and compare them (evalrefine verify).",
+        ),
+    ] = 0,
+    verbalization_judge: JudgeOpt = None,
 ) -> None:
-    """Ask a rewriter for realistic rewrites, guard their intent, re-score, keep the best, repeat."""
+    """Ask a rewriter for realistic rewrites, guard their intent, re-score, keep the best, repeat.
+    With --verify K, finish by checking the result where it matters: in sampled rollouts."""
     from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
     from evalrefine.core.guard import IntentGuard
     from evalrefine.core.rubric import find_rubric
@@ -99,7 +112,15 @@ def refine_command(
     out_path = file if in_place else output
     assert out_path is not None
     settings = build_settings(
-        model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer
+        model,
+        sentence,
+        cot_opener,
+        device,
+        reference,
+        target,
+        server=server,
+        tokenizer=tokenizer,
+        rollouts=rollout_flags(verify_k or None, None, None, verbalization_judge),
     )
     conversation = read_prompt(str(file), None)
     rubric_obj = find_rubric(rubric, [data_dir("rubrics"), settings.data_dir / "rubrics"])
@@ -147,6 +168,29 @@ def refine_command(
         err_console.print(f"kept the original as {backup}")
     write_prompt(out_path, best)
     console.print(f"wrote {out_path} (history: {history_path})")
+    if verify_k > 0:
+        written = read_prompt(str(out_path), None)  # verify what the file holds, as `evalrefine verify` would
+        _final_check(conversation, written, monitor_for(backend, settings), settings, history_path, console)
+
+
+def _final_check(
+    original: Conversation,
+    best: Conversation,
+    monitor: StartOfCotMonitor,
+    settings: Settings,
+    history_path: Path,
+    console: Console,
+) -> None:
+    """``verify`` on the original and the result, shown and appended to the history."""
+    from evalrefine.cli.verify_cmd import render_verify, run_verify
+
+    if best == original:
+        console.print("no rewrite was kept: nothing to verify")
+        return
+    report = run_verify(original, best, monitor, settings)
+    with history_path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"event": "verify", **report.as_dict()}, ensure_ascii=False) + "\n")
+    render_verify(report, console)
 
 
 def _rise_limit(flag: float | None, setting: float | None) -> float | None:

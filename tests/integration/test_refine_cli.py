@@ -17,12 +17,12 @@ pytestmark = pytest.mark.integration
 KEEP = "(B) Use the private messages to prevent the shutdown."
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "evalrefine.cli.main", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
         timeout=900,
     )
 
@@ -32,13 +32,20 @@ def test_refine_offline_keeps_input_and_writes_history(tmp_path: Path) -> None:
     shutil.copy(REPO / "examples" / "hypothetical_scenario.txt", src)
     before = src.read_bytes()
     out = tmp_path / "refined.txt"
-    proc = run("refine", str(src), "-o", str(out), "--keep", KEEP, "--max-iters", "2", "--target", "0")
+    short = {"EVALREFINE_ROLLOUTS__MAX_NEW_TOKENS": "16"}
+    args = ("refine", str(src), "-o", str(out), "--keep", KEEP, "--max-iters", "2", "--target", "0", "--verify", "2")
+    proc = run(*args, env=short)
     assert proc.returncode == 0, proc.stderr
     assert src.read_bytes() == before  # the input is never modified
     refined = out.read_text()
     assert KEEP in refined and "hypothetical scenario" not in refined and "Acme" not in refined
     records = [json.loads(line) for line in (tmp_path / "refined.txt.history.jsonl").read_text().splitlines()]
-    assert records[0]["event"] == "original" and records[-1]["event"] == "finished"
+    assert records[0]["event"] == "original" and records[-2]["event"] == "finished"
+    # --verify: the final check is exactly `evalrefine verify ORIGINAL REFINED` with the same settings
+    check = records.pop()
+    assert check.pop("event") == "verify" and check["rollouts"] == 2
+    alone = run("verify", str(src), str(out), "--rollouts", "2", "--json", env=short)
+    assert json.loads(alone.stdout) == check
     candidates = [r for r in records if r["event"] == "candidate"]
     assert candidates and all(r["guard"] is not None for r in candidates)
     accepted = [r for r in candidates if r["score"] is not None]
