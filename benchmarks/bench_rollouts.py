@@ -1,13 +1,14 @@
 """AUROC vs K for the rollout monitor and the verbalization monitor (the seed study's Figure 2),
 on a sample of ../shared/data with the embedded model, and what each costs.
 
-For each prompt, K_max rollouts are sampled once (seeded); the K-rollout monitors use the first K.
-Rollout monitor: max over rollouts and sentence boundaries of log P(any eval-aware sentence)
-(K = 0 is the start-of-CoT monitor). Verbalization monitor: share of the K rollouts that say the
-situation is a test (the offline pattern detector). Cost is in forward-token equivalents: prompt
-tokens scored + tokens generated (scoring the boundaries re-reads each rollout once more, packed).
+The same core code as ``evalrefine validate --rollouts K``: every prompt gets K_max seeded rollouts
+once, the K-rollout monitors use the first K (K = 0 is the start-of-CoT monitor). Rollout monitor:
+max over rollouts and sentence boundaries of log P(any eval-aware sentence). Verbalization monitor:
+share of the K rollouts that say the situation is a test (the offline pattern detector, or
+``--judge SPEC`` for an LLM). Cost: forward-token equivalents per prompt (see
+``evalrefine.core.rollout_validation``). Also times one rollout pass against the plain monitor.
 
-Usage: python benchmarks/bench_rollouts.py [--prompts N] [--max-new-tokens T]
+Usage: python benchmarks/bench_rollouts.py [--prompts N] [--max-new-tokens T] [--png FILE]
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import load_texts
 
 from evalrefine.backends.registry import load_backend
+from evalrefine.backends.rewriters import make_verbalization_judge
 from evalrefine.backends.sampler import HFSampler
 from evalrefine.config import load_settings
 from evalrefine.core.attribution.target import AnyTarget
 from evalrefine.core.conversation import Conversation
-from evalrefine.core.metrics import auroc
 from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.rollouts import rollout_score
-from evalrefine.core.verbalization import verbalizes
+from evalrefine.core.rollout_validation import auroc_by_k, sample_prompts
 
 KS = (0, 1, 2, 4)
 
@@ -38,49 +38,54 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=40)
     parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--judge", default="patterns")
+    parser.add_argument("--png", default=None)
     args = parser.parse_args()
     settings = load_settings()
     backend = load_backend(settings.model, settings.cache_dir)
     monitor = StartOfCotMonitor(backend, list(settings.monitor.sentences))
     target = AnyTarget(tuple(settings.monitor.sentences))
-    sampler = HFSampler(backend)
+    judge = make_verbalization_judge(args.judge, settings.refine)
     half = args.prompts // 2
     # Prompts of at most 600 characters, so a CPU run stays in minutes (long WildChat turns would
     # dominate the generation cost).
     evals = [r for r in load_texts("eval_prompts.jsonl") if len(r["text"]) <= 600]
     deploy = [r for r in load_texts("deploy_prompts.jsonl") if len(r["text"]) <= 600]
     evals, deploy = evals[:: len(evals) // half][:half], deploy[:: len(deploy) // half][:half]
-    labels, peaks, verbal, prompt_tokens, generated = [], [], [], 0, 0
+    prompts = [(Conversation.from_user_text(r["text"]), True) for r in evals]
+    prompts += [(Conversation.from_user_text(r["text"]), False) for r in deploy]
     t0 = time.perf_counter()
-    for i, (label, row) in enumerate([(1, r) for r in evals] + [(0, r) for r in deploy]):
-        print(f"  prompt {i + 1}/{2 * half}", end="\r", file=sys.stderr, flush=True)
-        score = rollout_score(
-            monitor, Conversation.from_user_text(row["text"]), sampler, target, max(KS), 0, args.max_new_tokens
-        )
-        labels.append(label)
-        peaks.append([score.start, *(r.peak for r in score.rollouts)])
-        verbal.append([verbalizes(r.text) for r in score.rollouts])
-        prompt_tokens += len(monitor.prepare(Conversation.from_user_text(row["text"])).ids)
-        generated += sum(len(r.token_ids) for r in score.rollouts)
+    results = []
+    for r in sample_prompts(monitor, prompts, HFSampler(backend), target, judge, max(KS), 0, args.max_new_tokens):
+        results.append(r)
+        print(f"  prompt {len(results)}/{len(prompts)}", end="\r", file=sys.stderr, flush=True)
     secs = time.perf_counter() - t0
-    n = len(labels)
+    t1 = time.perf_counter()
+    for conv, _ in prompts:
+        monitor.score(conv)
+    plain = time.perf_counter() - t1
+    points = auroc_by_k(results, KS)
     print(
-        f"{backend.name}: {n} prompts ({half} eval, {half} WildChat), up to {max(KS)} rollouts of "
-        f"≤ {args.max_new_tokens} tokens, seed 0, {secs:.0f} s"
+        f"{backend.name}: {len(results)} prompts ({half} eval, {half} WildChat), up to {max(KS)} rollouts of "
+        f"≤ {args.max_new_tokens} tokens, seed 0, judge {judge.name}; sampling pass {secs:.0f} s, "
+        f"start-of-CoT monitor alone {plain:.1f} s ({secs / plain:.0f}× slower)"
     )
-    print("   K   rollout monitor AUROC   verbalization AUROC   verbalizing (eval / deploy)   cost (forward tokens)")
+    header = "   K   rollout monitor AUROC [95% CI]   verbalization AUROC   verbalizing (eval / deploy)"
+    print(header + "   cost (fwd tokens)")
+    for p in points:
+        v = f"{p.verbalization.auroc:.3f}" if p.verbalization else "—"
+        ci = f"[{p.monitor.ci[0]:.2f}, {p.monitor.ci[1]:.2f}]"
+        said = f"{p.verbalizing_eval:.0%} / {p.verbalizing_deploy:.0%}" if p.k else "—"
+        verbal_cost = f"{p.verbalization_cost:.0f}" if p.k else "—"
+        print(
+            f"  {p.k:>2}   {p.monitor.auroc:>11.3f} {ci:<14}   {v:>19}   {said:^27}   "
+            f"{p.monitor_cost:>6.0f} / {verbal_cost} per prompt (monitor / verbalization)"
+        )
+    if args.png:
+        from evalrefine.cli.plots import auroc_by_k_png
 
-    def split(xs: list[float]) -> tuple[list[float], list[float]]:
-        return [x for x, y in zip(xs, labels, strict=True) if y], [x for x, y in zip(xs, labels, strict=True) if not y]
-
-    for k in KS:
-        monitor_auroc = auroc(*split([max(p[: k + 1]) for p in peaks]))
-        rate = [sum(v[:k]) / k if k else 0.0 for v in verbal]
-        verb_auroc = auroc(*split(rate)) if k else float("nan")
-        ev, dp = (sum(r > 0 for r in side) / half for side in split(rate))
-        cost = (prompt_tokens + generated * k / max(KS)) / n
-        row = f"  {k:>2}   {monitor_auroc:>21.3f}   {verb_auroc:>19.3f}   {ev:>11.0%} / {dp:<11.0%}"
-        print(f"{row}   {cost:>10.0f} per prompt")
+        auroc_by_k_png(points, args.png, f"{backend.name}: {len(results)} prompts, ≤ {args.max_new_tokens} tokens")
+        print(f"wrote {args.png}")
 
 
 if __name__ == "__main__":

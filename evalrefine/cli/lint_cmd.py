@@ -30,7 +30,15 @@ from evalrefine.cli.common import (
     load_model,
     monitor_for,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.cli.rollout_opts import (
+    JudgeOpt,
+    MaxTokensOpt,
+    RolloutsOpt,
+    SeedOpt,
+    judge_for,
+    rollout_flags,
+    sampler_for,
+)
 from evalrefine.core.lint.rollout_check import RolloutsChecked
 from evalrefine.core.lint.run import LintEvent, LintFinished, LintReport, Scored, Threshold, collect, lint
 from evalrefine.errors import InputError
@@ -97,19 +105,18 @@ def lint_command(
         paths, include or cfg.include, [*cfg.exclude, *(exclude or [])], text_field or cfg.text_fields
     )
     quiet = fmt != "table" and output is None
+    verbal = judge_for(settings) if settings.rollouts.count > 0 else None  # a bad --judge fails early
     backend = load_model(settings, quiet=quiet)
     ref = find_reference(settings, monitor_for(backend, settings))
     monitor = monitor_for(backend, settings, ref.required_sentences() if ref else ())
     cache = None if no_cache else ScoreCache(cache_file or settings.cache_dir / "scores.sqlite")
     cancel = threading.Event()
     check = None
-    if settings.rollouts.count > 0:
-        from evalrefine.cli.rollout_opts import judge_for, sampler_for
+    if verbal is not None:
         from evalrefine.core.lint.rollout_check import RolloutCheck
 
         rs = settings.rollouts
-        sampler, verbal = sampler_for(backend, rs), judge_for(settings)
-        check = RolloutCheck(sampler, verbal, rs.count, rs.seed, rs.max_new_tokens)
+        check = RolloutCheck(sampler_for(backend, rs), verbal, rs.count, rs.seed, rs.max_new_tokens)
     events = lint(prompts, problems, skipped, monitor, limit, ref, cache, baseline, cfg.batch_size, cancel, check)
     report = _run_with_progress(events, cancel, quiet)
     if cache is not None:

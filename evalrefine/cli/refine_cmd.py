@@ -31,10 +31,9 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, rollout_flags
-from evalrefine.config import Settings
-from evalrefine.core.conversation import Conversation, write_prompt
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.cli.rollout_opts import JudgeOpt, judge_for, rollout_flags
+from evalrefine.cli.verify_cmd import render_verify, run_verify
+from evalrefine.core.conversation import write_prompt
 from evalrefine.core.refine import (
     DEFAULT_HELD_OUT,
     CandidateEvaluated,
@@ -48,6 +47,7 @@ from evalrefine.core.refine import (
     refine,
     with_user_text,
 )
+from evalrefine.core.verify import VerifyReport
 from evalrefine.errors import InputError
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ def refine_command(
     from evalrefine.backends.rewriters import default_spec, make_rewriter
 
     rewriter_obj, judge = make_rewriter(rewriter or default_spec(settings.refine), rubric_obj, settings.refine)
+    verbal = judge_for(settings) if verify_k > 0 else None  # a bad --judge fails before the model loads
     backend = load_model(settings)
     ref = find_reference(settings, monitor_for(backend, settings))
     target_obj: Target = (
@@ -168,26 +169,17 @@ def refine_command(
         err_console.print(f"kept the original as {backup}")
     write_prompt(out_path, best)
     console.print(f"wrote {out_path} (history: {history_path})")
-    if verify_k > 0:
+    if verbal is not None:
         written = read_prompt(str(out_path), None)  # verify what the file holds, as `evalrefine verify` would
-        _final_check(conversation, written, monitor_for(backend, settings), settings, history_path, console)
+        if written == conversation:
+            console.print("no rewrite was kept: nothing to verify")
+            return
+        check = run_verify(conversation, written, monitor_for(backend, settings), settings, verbal)
+        _log_check(check, history_path, console)
 
 
-def _final_check(
-    original: Conversation,
-    best: Conversation,
-    monitor: StartOfCotMonitor,
-    settings: Settings,
-    history_path: Path,
-    console: Console,
-) -> None:
-    """``verify`` on the original and the result, shown and appended to the history."""
-    from evalrefine.cli.verify_cmd import render_verify, run_verify
-
-    if best == original:
-        console.print("no rewrite was kept: nothing to verify")
-        return
-    report = run_verify(original, best, monitor, settings)
+def _log_check(report: VerifyReport, history_path: Path, console: Console) -> None:
+    """refine's final ``verify``: shown, and appended to the history."""
     with history_path.open("a", encoding="utf-8") as log:
         log.write(json.dumps({"event": "verify", **report.as_dict()}, ensure_ascii=False) + "\n")
     render_verify(report, console)

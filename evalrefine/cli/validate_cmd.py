@@ -23,7 +23,7 @@ from evalrefine.cli.common import (
     monitor_for,
     score_with_progress,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, judge_for, rollout_flags
 from evalrefine.core.prompt_sets import read_prompt_set
 from evalrefine.core.validation import Scored, ValidationReport, validate
 from evalrefine.errors import InputError
@@ -56,6 +56,7 @@ def validate_command(
     settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer, rollouts=flags)
     evals = read_prompt_set(eval_file)[:limit]
     deploys = read_prompt_set(deploy)[:limit]
+    verbal = judge_for(settings) if settings.rollouts.count > 0 else None  # a bad --judge fails early
     backend = load_model(settings, quiet=as_json)
     monitor = monitor_for(backend, settings, settings.monitor.joint_sentences)
     scored_eval = score_with_progress(monitor, evals, settings, "eval prompts", as_json)
@@ -74,10 +75,10 @@ def validate_command(
 
         roc_png(report, png)
     curve = None
-    if settings.rollouts.count > 0:
+    if verbal is not None:
         from evalrefine.cli.validate_rollouts import rollout_curve
 
-        curve = rollout_curve(monitor, evals, deploys, settings, rollouts_png, as_json)
+        curve = rollout_curve(monitor, evals, deploys, settings, verbal, rollouts_png, as_json)
     if as_json:
         extra = {"rollouts": [p.as_dict() for p in curve]} if curve is not None else {}
         typer.echo(json.dumps({"model": backend.name, **report.as_dict(), **extra}))

@@ -15,12 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from evalrefine.cli.common import err_console
-from evalrefine.cli.rollout_opts import judge_for, sampler_for
+from evalrefine.cli.rollout_opts import sampler_for
 from evalrefine.config import Settings
 from evalrefine.core.attribution.target import AnyTarget
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.prompt_sets import PromptRecord
 from evalrefine.core.rollout_validation import KPoint, PromptRollouts, auroc_by_k, k_values, sample_prompts
+from evalrefine.core.verbalization import VerbalizationJudge
 from evalrefine.errors import InputError
 
 
@@ -29,6 +30,7 @@ def rollout_curve(
     evals: Sequence[PromptRecord],
     deploys: Sequence[PromptRecord],
     settings: Settings,
+    judge: VerbalizationJudge,
     png: Path | None,
     quiet: bool,
 ) -> list[KPoint]:
@@ -37,7 +39,7 @@ def rollout_curve(
     rs = settings.rollouts
     pairs = zip_longest([(r.conversation, True) for r in evals], [(r.conversation, False) for r in deploys])
     prompts = [p for p in chain.from_iterable(pairs) if p is not None]
-    sampler, judge = sampler_for(monitor.backend, rs), judge_for(settings)
+    sampler = sampler_for(monitor.backend, rs)
     target = AnyTarget(tuple(settings.monitor.sentences))
     done: list[PromptRollouts] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

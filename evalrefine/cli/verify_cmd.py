@@ -24,10 +24,19 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.cli.rollout_opts import (
+    JudgeOpt,
+    MaxTokensOpt,
+    RolloutsOpt,
+    SeedOpt,
+    judge_for,
+    rollout_flags,
+    sampler_for,
+)
 from evalrefine.config import Settings
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.verbalization import VerbalizationJudge
 from evalrefine.core.verify import VerifyReport
 from evalrefine.errors import InputError
 
@@ -57,22 +66,24 @@ def verify_command(
     if settings.rollouts.count < 1:
         raise InputError("verify needs rollouts", "give --rollouts K with K >= 1")
     a, b = read_prompt(original, None), read_prompt(refined, None)
+    judge_obj = judge_for(settings)  # a bad --judge fails before the model loads
     backend = load_model(settings, quiet=as_json)
-    report = run_verify(a, b, monitor_for(backend, settings), settings)
+    report = run_verify(a, b, monitor_for(backend, settings), settings, judge_obj)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         render_verify(report, Console())
 
 
-def run_verify(a: Conversation, b: Conversation, monitor: StartOfCotMonitor, settings: Settings) -> VerifyReport:
+def run_verify(
+    a: Conversation, b: Conversation, monitor: StartOfCotMonitor, settings: Settings, judge: VerbalizationJudge
+) -> VerifyReport:
     """``verify`` with the ``[rollouts]`` settings, a spinner while it samples (also refine's final check)."""
-    from evalrefine.cli.rollout_opts import judge_for, sampler_for
     from evalrefine.core.attribution.target import AnyTarget
     from evalrefine.core.verify import verify
 
     rs = settings.rollouts
-    sampler, judge = sampler_for(monitor.backend, rs), judge_for(settings)
+    sampler = sampler_for(monitor.backend, rs)
     target = AnyTarget(tuple(settings.monitor.sentences))
     with err_console.status(f"sampling {rs.count} rollouts of each prompt…"):
         return verify(a, b, monitor, sampler, target, rs.count, rs.seed, rs.max_new_tokens, judge)

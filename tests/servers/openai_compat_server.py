@@ -56,6 +56,22 @@ def main() -> None:
             else:
                 self._send(404, {"error": {"message": "not found"}})
 
+        def _completion(
+            self, request: dict[str, Any], text: str, logprobs: object, finish: str, n_prompt: int, n_out: int
+        ) -> None:
+            """A ``text_completion`` response, as the OpenAI API shapes it."""
+            self._send(
+                200,
+                {
+                    "id": f"cmpl-{served['requests']}",
+                    "object": "text_completion",
+                    "created": int(time.time()),
+                    "model": request.get("model", args.model),
+                    "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}],
+                    "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out},
+                },
+            )
+
         def sample(self, ids: list[int], request: dict[str, Any]) -> None:
             """Seeded sampling, as vLLM does with a per-request ``seed``: the same call, seed and
             weights as ``HFSampler`` with k = 1, so a test can compare the two exactly."""
@@ -81,24 +97,8 @@ def main() -> None:
                     torch.random.set_rng_state(state)
             new = out[0, len(ids) :].tolist()
             stop = next((i for i, t in enumerate(new) if t == tok.eos_token_id), len(new))
-            self._send(
-                200,
-                {
-                    "id": f"cmpl-{served['requests']}",
-                    "object": "text_completion",
-                    "created": int(time.time()),
-                    "model": request.get("model", args.model),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "text": tok.decode(new[:stop]),
-                            "logprobs": None,
-                            "finish_reason": "stop" if stop < len(new) else "length",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": len(ids), "completion_tokens": stop, "total_tokens": len(ids) + stop},
-                },
-            )
+            finish = "stop" if stop < len(new) else "length"
+            self._completion(request, tok.decode(new[:stop]), None, finish, len(ids), stop)
 
         def completions(self, request: dict[str, Any]) -> None:
             """Prompt log-probs in float32 (like a serving engine): entry i is log P(token i | tokens < i)."""
@@ -137,23 +137,7 @@ def main() -> None:
                     "top_logprobs": None,
                     "text_offset": offsets,
                 }
-            self._send(
-                200,
-                {
-                    "id": f"cmpl-{served['requests']}",
-                    "object": "text_completion",
-                    "created": int(time.time()),
-                    "model": request.get("model", args.model),
-                    "choices": [
-                        {"index": 0, "text": "".join(out_tokens), "logprobs": logprobs, "finish_reason": "length"}
-                    ],
-                    "usage": {
-                        "prompt_tokens": len(ids),
-                        "completion_tokens": max_tokens,
-                        "total_tokens": len(ids) + max_tokens,
-                    },
-                },
-            )
+            self._completion(request, "".join(out_tokens), logprobs, "length", len(ids), max_tokens)
 
         def do_POST(self) -> None:
             if self.path == "/v1/completions":

@@ -78,6 +78,9 @@ def test_score_stdin_and_table(tiny_dir: Path) -> None:
         (["score", "GOOD", "--model", "./no/such/dir"], "unknown model './no/such/dir'"),
         (["score", "GOOD", "--model", "org/not-cached-model"], "not in the local Hugging Face cache"),
         (["score", "GOOD", "--model", "nope.gguf"], "nope.gguf: no such GGUF file"),
+        (["verify", "GOOD", "GOOD", "--judge", "gpt4"], "unknown LLM 'gpt4'"),
+        (["verify", "GOOD", "GOOD", "--judge", "openai-compatible:m@nohost"], "bad LLM spec"),
+        (["verify", "GOOD", "GOOD", "--rollouts", "0"], "verify needs rollouts"),
     ],
 )
 def test_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
