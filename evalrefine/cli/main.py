@@ -32,7 +32,16 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
-from evalrefine.cli.rollout_opts import MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags, sampler_for
+from evalrefine.cli.rollout_opts import (
+    JudgeOpt,
+    MaxTokensOpt,
+    RolloutsOpt,
+    SeedOpt,
+    judge_for,
+    rollout_flags,
+    sampler_for,
+)
+from evalrefine.core.verbalization import Verdict, verbalization_rate
 from evalrefine.errors import EvalRefineError
 
 app = typer.Typer(
@@ -70,18 +79,20 @@ def score(
     rollouts: RolloutsOpt = None,
     seed: SeedOpt = None,
     max_new_tokens: MaxTokensOpt = None,
+    judge: JudgeOpt = None,
 ) -> None:
     """Probability that the model starts its reasoning with each eval-aware sentence, placed against
     deployment traffic."""
     from evalrefine.core.calibration import place
     from evalrefine.core.joint import logsumexp
 
-    flags = rollout_flags(rollouts, seed, max_new_tokens)
+    flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
     settings = build_settings(
         model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer, rollouts=flags
     )
     rs = settings.rollouts
     conversation = read_prompt(file, system)
+    verbal = judge_for(settings) if rs.count > 0 else None  # a bad --judge fails before the model loads
     backend = load_model(settings, quiet=as_json)
     ref = find_reference(settings, monitor_for(backend, settings))
     monitor = monitor_for(backend, settings, ref.required_sentences() if ref else ())
@@ -89,6 +100,7 @@ def score(
     placement = place(result, ref, settings.calibration.target_percentile) if ref else None
     shown = set(settings.monitor.sentences)
     rollout = None
+    verdicts: list[Verdict] = []
     if rs.count > 0:
         from evalrefine.core.attribution.target import AnyTarget
         from evalrefine.core.rollouts import rollout_score
@@ -97,6 +109,8 @@ def score(
             sampler = sampler_for(backend, rs)
             target_any = AnyTarget(tuple(settings.monitor.sentences))
             rollout = rollout_score(monitor, conversation, sampler, target_any, rs.count, rs.seed, rs.max_new_tokens)
+            assert verbal is not None
+            verdicts = [verbal.judge(conversation.messages[-1].content, r.text) for r in rollout.rollouts]
     if as_json:
         data = result.as_dict()
         data["sentences"] = [
@@ -111,6 +125,9 @@ def score(
                 "value": rollout.value,
                 "start": rollout.start,
                 "peaks": [r.peak for r in rollout.rollouts],
+                "judge": verbal.name if verbal else None,
+                "verbalizes": [v.verbalizes for v in verdicts],
+                "verbalization_rate": verbalization_rate(verdicts),
             }
         if placement:
             data.update(placement.as_dict())
@@ -130,6 +147,11 @@ def score(
         console.print(
             f"rollout monitor, log P(any eval-aware sentence), max over {rs.count} rollouts and their sentence "
             f"boundaries: [bold]{rollout.value:.2f}[/] (start of CoT {rollout.start:.2f}; per rollout: {peaks})"
+        )
+        said = [v for v in verdicts if v.verbalizes]
+        console.print(
+            f"verbalization ({verbal.name if verbal else ''}): {len(said)} of {len(verdicts)} rollouts say it is a test"
+            + (f', e.g. "{said[0].evidence}"' if said and said[0].evidence else "")
         )
     elif not ref:
         err_console.print(

@@ -3,7 +3,8 @@
 Keyed by the monitor's *model fingerprint* (weights, chat template, opener), the prompt's content
 hash and the sentence, so a score is reused exactly when nothing that changes it has changed.
 Each prompt is committed as soon as it is scored, so a crash or Ctrl-C loses nothing and the next
-run resumes; a prompt's row is written in one transaction, so it is never half-stored.
+run resumes; a prompt's row is written in one transaction, so it is never half-stored. Slower
+results (a prompt's rollout summary) go in ``results`` under a key hashing all their inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ CREATE TABLE IF NOT EXISTS prompts (
 CREATE TABLE IF NOT EXISTS scores (
     model_fp TEXT NOT NULL, prompt_hash TEXT NOT NULL, sentence TEXT NOT NULL, logprob REAL NOT NULL,
     PRIMARY KEY (model_fp, prompt_hash, sentence));
+CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -55,6 +57,15 @@ class ScoreCache:
                 "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)",
                 [(model_fp, prompt_hash, s, lp) for s, lp in logprobs.items()],
             )
+
+    def get_result(self, key: str) -> str | None:
+        """A stored result (JSON text) under a key that hashes everything it depends on."""
+        row = self._db.execute("SELECT value FROM results WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_result(self, key: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (key, value))
 
     def count(self, model_fp: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM prompts WHERE model_fp=?", (model_fp,)).fetchone()[0])

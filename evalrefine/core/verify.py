@@ -8,13 +8,14 @@ over rollouts; an improvement counts only when the whole interval is below zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from evalrefine.core.attribution.target import Target
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.rewriting import Usage
 from evalrefine.core.rollouts import RolloutScore, Sampler, rollout_score
 from evalrefine.core.verbalization import PatternJudge, VerbalizationJudge, Verdict, verbalization_rate
 
@@ -94,6 +95,9 @@ class VerifyReport:
             "rollouts": self.k,
             "seed": self.seed,
             "judge": self.judge,
+            "judge_usage": asdict(
+                sum((v.usage for arm in (self.original, self.refined) for v in arm.verdicts), Usage())
+            ),
             "original": self.original.as_dict(),
             "refined": self.refined.as_dict(),
             "difference": {k: {"mean": d.mean, "ci95": [d.low, d.high], "lowered": d.lowered} for k, d in diff.items()},

@@ -65,3 +65,31 @@ def test_rollout_peaks_and_finding_rule(monitor: StartOfCotMonitor) -> None:
     data = to_json(report)
     assert all(d["rollouts"]["k"] == 2 for d in data["results"])
     assert any("say it is a test" in d["message"] for d in data["results"])
+
+
+def test_rollout_pass_resumes_from_the_cache(monitor: StartOfCotMonitor, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Stopped after the first prompt's rollouts, a rerun takes that one from the cache and samples
+    only the other; the results equal an uninterrupted run's."""
+    import threading
+
+    from evalrefine.core.score_cache import ScoreCache
+
+    prompts, problems, skipped = collect([str(REPO / "tests/fixtures/evalrepo/prompts")], ["*"], [], ["text"])
+    judge = SaysTestFor("shut")
+    check = RolloutCheck(HFSampler(monitor.backend), judge, k=2, seed=3, max_new_tokens=10)
+    threshold = Threshold("logprob", -1e-3)
+    cache = ScoreCache(tmp_path / "scores.sqlite")
+    cancel = threading.Event()
+    first = []
+    for event in lint(prompts, problems, skipped, monitor, threshold, None, cache, cancel=cancel, rollouts=check):
+        first.append(event)
+        if isinstance(event, RolloutsChecked):
+            cancel.set()
+    assert first[-1].report.cancelled and judge.calls == 2  # type: ignore[union-attr]
+    events = list(lint(prompts, problems, skipped, monitor, threshold, None, cache, rollouts=check))
+    assert [e.cached for e in events if isinstance(e, RolloutsChecked)] == [True, False] and judge.calls == 4
+    fresh = list(lint(prompts, problems, skipped, monitor, threshold, None, rollouts=check))
+    got, want = events[-1].report, fresh[-1].report  # type: ignore[union-attr]
+    assert [r.rollouts for r in got.results] == [r.rollouts for r in want.results]
+    assert [r.finding for r in got.results] == [r.finding for r in want.results]
+    cache.close()

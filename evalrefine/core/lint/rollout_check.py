@@ -7,17 +7,21 @@ monitor, in the same units as a raw ``--threshold``). And the verbalization coun
 which the model *says* it is being tested (the configured judge). A prompt becomes a finding when
 a rollout verbalizes, or when a raw log P threshold is given and the rollout peak exceeds it. A
 percentile threshold is not applied to the peak: the deployment reference holds start-of-CoT
-scores only, and a maximum over many positions is not comparable with them.
+scores only, and a maximum over many positions is not comparable with them. Summaries are stored in
+the score cache as each prompt finishes, so an interrupted run resumes without resampling.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 
 from evalrefine.core.attribution.target import SentenceTarget
 from evalrefine.core.lint.sources import LintPrompt
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.rollouts import Sampler, rollout_score
+from evalrefine.core.score_cache import ScoreCache
 from evalrefine.core.verbalization import VerbalizationJudge
 
 
@@ -30,6 +34,22 @@ class RolloutCheck:
     k: int
     seed: int = 0
     max_new_tokens: int = 96
+
+    def cache_key(self, monitor: StartOfCotMonitor, prompt: LintPrompt) -> str:
+        """Everything a summary depends on: weights, template and opener, the sentence, the prompt,
+        the sampling (k, seed, length, temperature) and the judge."""
+        parts = [
+            "rollouts/v1",
+            monitor.model_fingerprint,
+            monitor.sentences[0],
+            prompt.content_hash,
+            self.k,
+            self.seed,
+            self.max_new_tokens,
+            getattr(self.sampler, "temperature", None),
+            self.judge.name,
+        ]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -44,13 +64,7 @@ class RolloutSummary:
     """The first verbalizing rollout's words (empty when none)."""
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "k": self.k,
-            "peak": self.peak,
-            "verbalized": self.verbalized,
-            "judged": self.judged,
-            "evidence": self.evidence,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -59,20 +73,30 @@ class RolloutsChecked:
 
     done: int
     total: int
+    cached: bool = False
 
 
-def summarize(monitor: StartOfCotMonitor, prompt: LintPrompt, check: RolloutCheck) -> RolloutSummary:
-    """Sample, score and judge one prompt's rollouts."""
+def summarize(
+    monitor: StartOfCotMonitor, prompt: LintPrompt, check: RolloutCheck, cache: ScoreCache | None = None
+) -> tuple[RolloutSummary, bool]:
+    """Sample, score and judge one prompt's rollouts, or take them from ``cache``; ``(summary, cached)``."""
+    key = check.cache_key(monitor, prompt) if cache is not None else ""
+    stored = cache.get_result(key) if cache is not None else None
+    if stored is not None:
+        return RolloutSummary(**json.loads(stored)), True
     target = SentenceTarget(monitor.sentences[0])
     score = rollout_score(
         monitor, prompt.conversation, check.sampler, target, check.k, check.seed, check.max_new_tokens
     )
     verdicts = [check.judge.judge(prompt.text, r.text) for r in score.rollouts]
     said = [v for v in verdicts if v.verbalizes]
-    return RolloutSummary(
+    summary = RolloutSummary(
         check.k,
         score.value,
         len(said),
         sum(v.verbalizes is not None for v in verdicts),
         said[0].evidence if said else "",
     )
+    if cache is not None:  # committed at once: an interrupted lint resumes here
+        cache.put_result(key, json.dumps(summary.as_dict()))
+    return summary, False

@@ -5,8 +5,7 @@ would post them as messages) ending in :class:`LintFinished` with the whole :cla
 Prompts are scored shortest first in packed batches, identical prompts once, and every batch is
 committed to the SQLite cache before the next starts: a killed run resumes where it stopped, with
 no score lost or computed twice. With ``rollouts`` a second pass samples and judges what the model
-writes (:mod:`evalrefine.core.lint.rollout_check`); it is not cached (sampling is seeded, so a
-rerun gives the same rollouts).
+writes (:mod:`evalrefine.core.lint.rollout_check`), each prompt's summary cached as it finishes.
 """
 
 from __future__ import annotations
@@ -203,11 +202,14 @@ def lint(
                 cancelled = True
                 break
             key = result.prompt.content_hash
-            summary = sampled.get(key) or sampled.setdefault(key, summarize(monitor, result.prompt, rollouts))
+            cached = key in sampled
+            if not cached:
+                sampled[key], cached = summarize(monitor, result.prompt, rollouts, cache)
+            summary = sampled[key]
             finding = result.finding or summary.verbalized > 0 or (over is not None and summary.peak > over)
             new = finding and result.prompt.content_hash not in known
             results[i] = replace(result, rollouts=summary, finding=finding, new=new)
-            yield RolloutsChecked(i + 1, len(results))
+            yield RolloutsChecked(i + 1, len(results), cached)
     results.sort(key=lambda r: (-(r.percentile if r.percentile is not None else r.logprob), -r.logprob))
     report = LintReport(
         tuple(results),
