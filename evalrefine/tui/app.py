@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
@@ -63,7 +63,7 @@ DEBOUNCE_SECONDS = 0.6
 SessionFactory = Callable[[Settings], Session]
 
 
-class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
+class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin):
     CSS_PATH = "evalrefine.tcss"
     TITLE = "evalrefine"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -147,20 +147,20 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
         return self.factory(settings)
 
     def on_mount(self) -> None:
-        self.query_one("#candidates", DataTable).add_columns("id", "iter", "score", "pct", "Δpct", "guard", "why")
-        self.query_one("#spans", DataTable).add_columns("effect", "span")
-        self.query_one("#lint-table", DataTable).add_columns("where", "pct", "log P", "prompt")
+        self.main.query_one("#candidates", DataTable).add_columns("id", "iter", "score", "pct", "Δpct", "guard", "why")
+        self.main.query_one("#spans", DataTable).add_columns("effect", "span")
+        self.main.query_one("#lint-table", DataTable).add_columns("where", "pct", "log P", "prompt")
         self.load_session()
 
     # -- state helpers ----------------------------------------------------------------------------
     def conversation(self) -> Conversation:
-        system = self.query_one("#system", TextArea).text
-        user = self.query_one("#user", TextArea).text
+        system = self.main.query_one("#system", TextArea).text
+        user = self.main.query_one("#user", TextArea).text
         msgs = ([Message("system", system)] if system.strip() else []) + [Message("user", user)]
         return Conversation(tuple(msgs))
 
     def set_user_text(self, text: str) -> None:
-        self.query_one("#user", TextArea).text = text
+        self.main.query_one("#user", TextArea).text = text
 
     def fail(self, what: str, error: str) -> None:
         self.notify(error, title=f"{what} failed", severity="error", timeout=8)
@@ -174,17 +174,17 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.fail(message.what, message.error)
-        self.query_one(ScorePanel).set_status(f"{message.what} failed: {message.error}")
+        self.main.query_one(ScorePanel).set_status(f"{message.what} failed: {message.error}")
 
     def on_scored(self, message: Scored) -> None:
         if message.revision != self.revision or self.session is None:
             return  # a stale score of text that has changed since
         self.last_view = message.view
-        panel = self.query_one(ScorePanel)
+        panel = self.main.query_one(ScorePanel)
         panel.set_status(f"scored revision {message.revision}")
         panel.show(score_renderable(message.view, self.session))
         if not self.versions:
-            text = self.query_one("#user", TextArea).text
+            text = self.main.query_one("#user", TextArea).text
             score = prompt_score(message.view)
             self.versions.append(Version(0, None, 0, text, score))
             self._update_history()
@@ -192,8 +192,8 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
     def on_explained(self, message: Explained) -> None:
         from evalrefine.cli.render_explain import describe, heatmap
 
-        self.query_one("#heatmap", Static).update(heatmap(message.attribution, message.conversation))
-        table = self.query_one("#spans", DataTable)
+        self.main.query_one("#heatmap", Static).update(heatmap(message.attribution, message.conversation))
+        table = self.main.query_one("#spans", DataTable)
         table.clear()
         self._span_effects = message.attribution.ranked()
         for i, effect in enumerate(self._span_effects):
@@ -202,7 +202,7 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
 
     def on_refine_progress(self, message: RefineProgress) -> None:
         event = message.event
-        status = self.query_one("#refine-status", Static)
+        status = self.main.query_one("#refine-status", Static)
         if isinstance(event, Started):
             status.update("refining…")
         elif isinstance(event, CandidateEvaluated):
@@ -216,7 +216,7 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
                 else "–"
             )
             guard = "ok" if v.accepted else (v.guard.reason if v.guard else "rejected")
-            self.query_one("#candidates", DataTable).add_row(
+            self.main.query_one("#candidates", DataTable).add_row(
                 str(v.id),
                 str(v.iteration),
                 f"{v.score.value:.3f}" if v.score else "–",
@@ -236,18 +236,18 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
 
         assert self.session is not None
         self.last_comparison = message.comparison
-        self.query_one("#comparison", Static).update(
+        self.main.query_one("#comparison", Static).update(
             comparison_view(message.comparison, self.session.settings.monitor.sentences)
         )
 
     def on_lint_progress(self, message: LintProgress) -> None:
-        event, status = message.event, self.query_one("#lint-status", Static)
+        event, status = message.event, self.main.query_one("#lint-status", Static)
         if isinstance(event, FilesRead):
             status.update(f"{event.prompts} prompts in {event.files} files, {event.problems} errors")
         elif isinstance(event, LintScored):
             status.update(f"scored {event.done}/{event.total}")
         elif isinstance(event, LintFinished):
-            table = self.query_one("#lint-table", DataTable)
+            table = self.main.query_one("#lint-table", DataTable)
             table.clear()
             self._lint_rows.clear()
             for r in event.report.results:
@@ -277,7 +277,9 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
     def _preview(self, event: DataTable.RowSelected) -> None:
         v = self.candidates.get(int(str(event.row_key.value)))
         if v is not None:
-            self.query_one("#candidate-diff", Static).update(diff_text(self.query_one("#user", TextArea).text, v.text))
+            self.main.query_one("#candidate-diff", Static).update(
+                diff_text(self.main.query_one("#user", TextArea).text, v.text)
+            )
 
     @on(DataTable.RowHighlighted, "#spans")
     def _span_detail(self, event: DataTable.RowHighlighted) -> None:
@@ -292,20 +294,20 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
             (f"{e.span.message}, characters {e.span.start}-{e.span.end}):\n", "dim"),
             e.span.text,
         )
-        self.query_one("#span-detail", Static).update(detail)
+        self.main.query_one("#span-detail", Static).update(detail)
 
     @on(DataTable.RowSelected, "#lint-table")
     def _open_lint_row(self, event: DataTable.RowSelected) -> None:
         conv = self._lint_rows.get(str(event.row_key.value))
         if conv is not None:
-            self.query_one("#system", TextArea).text = conv.system or ""
+            self.main.query_one("#system", TextArea).text = conv.system or ""
             self.set_user_text(conv.messages[-1].content)
             self.versions.clear()
             self._show_tab("author", "#user")
 
     @on(Select.Changed)
     def _reexplain(self) -> None:
-        if self.session is not None and self.query_one(TabbedContent).active == "explain":
+        if self.session is not None and self.main.query_one(TabbedContent).active == "explain":
             self.action_explain()
 
     @on(Input.Submitted, "#lint-path")
@@ -313,12 +315,12 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
         if self.session is None:
             self.notify("the model is still loading")
             return
-        self.query_one("#lint-status", Static).update(f"linting {event.value}…")
+        self.main.query_one("#lint-status", Static).update(f"linting {event.value}…")
         self.lint_worker(event.value)
 
     def on_key(self, event: object) -> None:
         key = getattr(event, "key", "")
-        if self.query_one(TabbedContent).active != "refine":
+        if self.main.query_one(TabbedContent).active != "refine":
             return
         actions = {
             "a": self.action_accept,
@@ -337,7 +339,7 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
         if self.session is None:
             return
         try:
-            panel = self.query_one(ScorePanel)
+            panel = self.main.query_one(ScorePanel)
         except NoMatches:  # a debounce timer that fired while the app was closing
             return
         panel.set_status(f"scoring revision {self.revision}…")
@@ -345,23 +347,23 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin, App[None]):
 
     def _show_tab(self, tab: str, focus: str) -> None:
         """Switch tabs and move the focus there (a focused editor would pull its own tab back)."""
-        self.query_one(TabbedContent).active = tab
-        self.query_one(focus).focus()
+        self.main.query_one(TabbedContent).active = tab
+        self.main.query_one(focus).focus()
 
     def action_explain(self) -> None:
         if self.session is None:
             return
-        method = str(self.query_one("#method", Select).value)
-        granularity = str(self.query_one("#granularity", Select).value)
+        method = str(self.main.query_one("#method", Select).value)
+        granularity = str(self.main.query_one("#granularity", Select).value)
         self._show_tab("explain", "#spans")
-        self.query_one("#heatmap", Static).update(f"explaining with {method} over {granularity}s…")
+        self.main.query_one("#heatmap", Static).update(f"explaining with {method} over {granularity}s…")
         self.explain_worker(self.conversation(), method, granularity)
 
     def action_refine(self, iterations: int) -> None:
         if self.session is None:
             return
         self._show_tab("refine", "#candidates")
-        self.query_one("#candidates", DataTable).clear()
+        self.main.query_one("#candidates", DataTable).clear()
         self.candidates.clear()
         self.refine_worker(self.conversation(), iterations)
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.app import App
 from textual.widgets import TextArea
 
 from evalrefine.core.conversation import Conversation, write_prompt
 from evalrefine.core.refine import Version
 from evalrefine.errors import EvalRefineError
+from evalrefine.tui.base import MainScreenApp
 from evalrefine.tui.widgets import ConfirmQuit, OpenFile
 
 
-class FileActionsMixin(App[None]):
+class FileActionsMixin(MainScreenApp):
     path: Path | None
     saved_text: str
     versions: list[Version]
@@ -29,7 +29,7 @@ class FileActionsMixin(App[None]):
 
     @property
     def dirty(self) -> bool:
-        return self.query_one("#user", TextArea).text != self.saved_text
+        return self.main.query_one("#user", TextArea).text != self.saved_text
 
     def action_open(self) -> None:
         def load(path: str | None) -> None:
@@ -43,7 +43,7 @@ class FileActionsMixin(App[None]):
                 self.fail("open", str(exc))
                 return
             self.path = Path(path)
-            self.query_one("#system", TextArea).text = conv.system or ""
+            self.main.query_one("#system", TextArea).text = conv.system or ""
             self.set_user_text(conv.messages[-1].content)
             self.saved_text = conv.messages[-1].content
             self.versions.clear()
@@ -65,7 +65,7 @@ class FileActionsMixin(App[None]):
             self.push_screen(OpenFile("Save the prompt as (.txt, .md, .json, .jsonl):"), save_as)
             return
         write_prompt(self.path, self.conversation())
-        self.saved_text = self.query_one("#user", TextArea).text
+        self.saved_text = self.main.query_one("#user", TextArea).text
         self.notify(f"saved {self.path}")
 
     async def action_quit(self) -> None:

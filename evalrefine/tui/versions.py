@@ -3,15 +3,15 @@ version, and the sparkline of accepted versions' scores."""
 
 from __future__ import annotations
 
-from textual.app import App
 from textual.widgets import DataTable, Sparkline, TextArea
 
 from evalrefine.core.refine import DEFAULT_HELD_OUT, PromptScore, Version
+from evalrefine.tui.base import MainScreenApp
 from evalrefine.tui.session import ScoreView
 from evalrefine.tui.widgets import sparkline_values
 
 
-class VersionsMixin(App[None]):
+class VersionsMixin(MainScreenApp):
     candidates: dict[int, Version]
     versions: list[Version]
     last_view: ScoreView | None
@@ -23,7 +23,7 @@ class VersionsMixin(App[None]):
         raise NotImplementedError
 
     def _selected_candidate(self) -> Version | None:
-        table = self.query_one("#candidates", DataTable)
+        table = self.main.query_one("#candidates", DataTable)
         if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
@@ -33,7 +33,7 @@ class VersionsMixin(App[None]):
         """Drop the highlighted candidate from the list (it stays out of accept and compare)."""
         v = self._selected_candidate()
         if v is not None:
-            self.query_one("#candidates", DataTable).remove_row(str(v.id))
+            self.main.query_one("#candidates", DataTable).remove_row(str(v.id))
             del self.candidates[v.id]
 
     def action_edit_candidate(self) -> None:
@@ -46,7 +46,7 @@ class VersionsMixin(App[None]):
         if v is None or not v.accepted:
             self.notify("pick a candidate the guard accepted", severity="warning")
             return False
-        current = self.query_one("#user", TextArea).text
+        current = self.main.query_one("#user", TextArea).text
         if self.last_view is not None and (not self.versions or self.versions[-1].text != current):
             # Hand edits since the last version become a version of their own, so undo returns to them.
             self.versions.append(Version(-1, None, 0, current, prompt_score(self.last_view)))
@@ -66,7 +66,7 @@ class VersionsMixin(App[None]):
 
     def _update_history(self) -> None:
         values = [v.score.value for v in self.versions if v.score is not None]
-        self.query_one("#history", Sparkline).data = sparkline_values(values)
+        self.main.query_one("#history", Sparkline).data = sparkline_values(values)
 
 
 def prompt_score(view: ScoreView) -> PromptScore:

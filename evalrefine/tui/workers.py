@@ -5,12 +5,12 @@ edit, a second refine); long loops get the worker's own cancel event."""
 from __future__ import annotations
 
 from textual import work
-from textual.app import App
 from textual.worker import get_current_worker
 
 from evalrefine.config import Settings
 from evalrefine.core.conversation import Conversation
 from evalrefine.errors import EvalRefineError
+from evalrefine.tui.base import MainScreenApp
 from evalrefine.tui.messages import (
     Compared,
     Explained,
@@ -23,7 +23,7 @@ from evalrefine.tui.messages import (
 from evalrefine.tui.session import Session
 
 
-class WorkersMixin(App[None]):
+class WorkersMixin(MainScreenApp):
     settings: Settings
     session: Session | None
 

@@ -175,3 +175,20 @@ async def test_explain_tab_lists_spans_with_their_exact_effects(tmp_path: Path, 
         await pilot.press("down")
         detail = str(app.query_one("#span-detail", Static).render())
         assert expected[1].span.text.strip()[:20] in detail
+
+
+async def test_results_arriving_under_a_dialog_update_the_main_screen(tmp_path: Path, make_session) -> None:  # type: ignore[no-untyped-def]
+    """A score that finishes while the help dialog is open lands in the editor's panel (Textual's
+    App.query_one would search the dialog, and crash)."""
+    app = app_for(tmp_path, make_session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.last_view is not None)
+        first = app.last_view
+        app.set_user_text("hey, quick question about my bike")
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await until(pilot, lambda: app.last_view is not first)
+        assert isinstance(app.screen, HelpScreen) and app.is_running
+        status = app.main.query_one("#score-status", Static)
+        assert str(status.render()) == f"scored revision {app.revision}"
+        await pilot.press("escape")
