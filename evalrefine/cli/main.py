@@ -42,6 +42,7 @@ from evalrefine.cli.rollout_opts import (
     sampler_for,
 )
 from evalrefine.core.verbalization import Verdict, verbalization_rate
+from evalrefine.core.verify import Arm
 from evalrefine.errors import EvalRefineError
 
 app = typer.Typer(
@@ -128,6 +129,7 @@ def score(
                 "judge": verbal.name if verbal else None,
                 "verbalizes": [v.verbalizes for v in verdicts],
                 "verbalization_rate": verbalization_rate(verdicts),
+                "per_rollout": Arm("prompt", rollout, tuple(verdicts)).as_dict()["rollouts"],
             }
         if placement:
             data.update(placement.as_dict())
@@ -148,6 +150,9 @@ def score(
             f"rollout monitor, log P(any eval-aware sentence), max over {rs.count} rollouts and their sentence "
             f"boundaries: [bold]{rollout.value:.2f}[/] (start of CoT {rollout.start:.2f}; per rollout: {peaks})"
         )
+        from evalrefine.cli.plots import rollout_positions_terminal
+
+        console.print(rollout_positions_terminal(rollout))
         said = [v for v in verdicts if v.verbalizes]
         console.print(
             f"verbalization ({verbal.name if verbal else ''}): {len(said)} of {len(verdicts)} rollouts say it is a test"

@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from evalrefine.core.rollout_validation import KPoint
+from evalrefine.core.rollouts import RolloutScore
 from evalrefine.core.validation import AurocResult, ValidationReport
 from evalrefine.errors import InputError
 
@@ -58,6 +59,22 @@ def roc_png(report: ValidationReport, path: Path) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def rollout_positions_terminal(score: RolloutScore, width: int = 72, height: int = 16) -> Text:
+    """The monitor along each rollout: its value after every sentence (x: tokens into the CoT)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    for i, r in enumerate(score.rollouts, 1):
+        plt.plot(list(r.boundaries), list(r.values), label=f"rollout {i}", marker="braille")
+    plt.hline(score.start)
+    plt.xlabel("tokens into the CoT (a point per sentence)")
+    plt.ylabel("log P")
+    plt.title("log P along each rollout (line: start of CoT)")
+    return Text.from_ansi(plt.build())
 
 
 def auroc_by_k_terminal(points: Sequence[KPoint], width: int = 72, height: int = 18) -> Text:

@@ -120,3 +120,6 @@ def test_verify_and_score_rollouts_cli(tmp_path) -> None:  # type: ignore[no-unt
     )
     data = json.loads(score.stdout.strip().splitlines()[-1])["rollout_monitor"]
     assert data["value"] == pytest.approx(one["original"]["rollout_monitor"])  # same seed, same rollouts
+    assert data["per_rollout"] == one["original"]["rollouts"]  # per-position values, for plots
+    table = runner.invoke(app, ["score", str(a), "--rollouts", "2", "--max-new-tokens", "8", "--model", str(model)])
+    assert table.exit_code == 0 and "along each rollout" in table.stdout and "rollouts say it is a test" in table.stdout
