@@ -7,7 +7,7 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from evalrefine.cli.common import (
@@ -89,7 +89,8 @@ def run_verify(
         return verify(a, b, monitor, sampler, target, rs.count, rs.seed, rs.max_new_tokens, judge)
 
 
-def render_verify(report: VerifyReport, console: Console) -> None:
+def verify_view(report: VerifyReport) -> Group:
+    """The report as one renderable: a table and the verdict (the CLI prints it, the TUI shows it)."""
     title = f"{report.k} rollouts each, seed {report.seed}; monitor: {report.target}; judge: {report.judge}"
     table = Table(title=title, title_justify="left")
     for col in ("", "original", "refined", "refined − original [95% CI]"):
@@ -111,9 +112,10 @@ def render_verify(report: VerifyReport, console: Console) -> None:
         f"{r.verbalization_rate:.0%}",
         f"{v.mean:+.0%} [{v.low:+.0%}, {v.high:+.0%}]",
     )
-    console.print(table)
     verdict = "lowers" if d.lowered else "does not clearly lower"
-    console.print(
-        f"The refined prompt {verdict} the rollout monitor; verbalization "
-        f"{'falls' if v.lowered else 'does not clearly fall'}."
-    )
+    falls = "falls" if v.lowered else "does not clearly fall"
+    return Group(table, f"The refined prompt {verdict} the rollout monitor; verbalization {falls}.")
+
+
+def render_verify(report: VerifyReport, console: Console) -> None:
+    console.print(verify_view(report))

@@ -39,9 +39,10 @@ from evalrefine.core.conversation import Conversation, Message
 from evalrefine.core.lint.run import FilesRead, LintFinished
 from evalrefine.core.lint.run import Scored as LintScored
 from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, Started, Version
+from evalrefine.core.verify import VerifyReport
+from evalrefine.tui.compare_tab import CompareMixin
 from evalrefine.tui.files import FileActionsMixin
 from evalrefine.tui.messages import (
-    Compared,
     Explained,
     LintProgress,
     RefineProgress,
@@ -63,7 +64,7 @@ DEBOUNCE_SECONDS = 0.6
 SessionFactory = Callable[[Settings], Session]
 
 
-class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin):
+class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin):
     CSS_PATH = "evalrefine.tcss"
     TITLE = "evalrefine"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -74,6 +75,7 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin):
         Binding("f4", "refine(1)", "Refine step"),
         Binding("f5", "refine(5)", "Refine loop"),
         Binding("f6", "compare", "Compare"),
+        Binding("f7", "verify", "Verify"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "open", "Open"),
     ]
@@ -85,6 +87,7 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin):
         self.session: Session | None = None
         self.last_view: ScoreView | None = None
         self.last_comparison: Comparison | None = None
+        self.last_verification: VerifyReport | None = None
         self.revision = 0
         self.saved_text = ""
         self.versions: list[Version] = []
@@ -135,6 +138,7 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin):
             with TabPane("Compare", id="compare"):
                 yield VerticalScroll(
                     Static("F6 compares the original with the current version", id="comparison"),
+                    Static("F7 samples rollouts of both and checks the difference holds up", id="verification"),
                     id="comparison-scroll",
                 )
             with TabPane("Lint", id="lint"), Vertical():
@@ -230,15 +234,6 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin):
             status.update(f"iteration {event.iteration}: best {event.best.score.value if event.best.score else 0:.3f}")
         elif isinstance(event, Finished):
             status.update(f"done ({event.reason}); enter previews a candidate, a accepts it")
-
-    def on_compared(self, message: Compared) -> None:
-        from evalrefine.cli.compare_cmd import comparison_view
-
-        assert self.session is not None
-        self.last_comparison = message.comparison
-        self.main.query_one("#comparison", Static).update(
-            comparison_view(message.comparison, self.session.settings.monitor.sentences)
-        )
 
     def on_lint_progress(self, message: LintProgress) -> None:
         event, status = message.event, self.main.query_one("#lint-status", Static)
@@ -366,21 +361,3 @@ class EvalRefineApp(VersionsMixin, FileActionsMixin, WorkersMixin):
         self.main.query_one("#candidates", DataTable).clear()
         self.candidates.clear()
         self.refine_worker(self.conversation(), iterations)
-
-    def action_compare(self) -> None:
-        if self.session is None or not self.versions:
-            return
-        current = self.conversation()
-        self._show_tab("compare", "#comparison-scroll")
-        # The original, every accepted version, and the editor's text now (each text once).
-        named = [("original", self.versions[0].text)]
-        named += [(f"version {i}", v.text) for i, v in enumerate(self.versions[1:], start=1)]
-        named.append(("current", current.messages[-1].content))
-        seen: dict[str, str] = {}
-        for name, text in named:
-            seen[text] = name  # first place, latest name: an unchanged current text shows as "current"
-        variants = [(name, Conversation((*current.messages[:-1], Message("user", t)))) for t, name in seen.items()]
-        if len(variants) < 2:
-            self.notify("nothing to compare yet: edit the prompt or accept a suggestion", severity="warning")
-            return
-        self.compare_worker(variants)

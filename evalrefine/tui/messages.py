@@ -11,6 +11,7 @@ from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.lint.run import LintEvent
 from evalrefine.core.refine import RefineEvent
+from evalrefine.core.verify import VerifyReport
 from evalrefine.tui.session import ScoreView, Session
 
 
@@ -40,6 +41,11 @@ class RefineProgress(Message):
 @dataclass
 class Compared(Message):
     comparison: Comparison
+
+
+@dataclass
+class Verified(Message):
+    report: VerifyReport
 
 
 @dataclass

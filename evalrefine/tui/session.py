@@ -26,6 +26,7 @@ from evalrefine.core.reference import Reference
 from evalrefine.core.refine import DEFAULT_HELD_OUT, RefineConfig, RefineEvent, RefineScorer, refine
 from evalrefine.core.rewriting import Rewriter
 from evalrefine.core.rubric import Rubric, find_rubric
+from evalrefine.core.verify import VerifyReport
 from evalrefine.resources import data_dir
 
 
@@ -111,6 +112,17 @@ class Session:
             max_held_out_rise=self.settings.refine.max_held_out_rise,
         )
         return refine(conversation, scorer, rewriter, self.guard(keep), self.rubric, config, cancel)
+
+    def verify(self, original: Conversation, current: Conversation) -> VerifyReport:
+        """``evalrefine verify`` on two versions, with the ``[rollouts]`` settings (K = 8 when unset)."""
+        from evalrefine.cli.rollout_opts import judge_for, sampler_for
+        from evalrefine.core.verify import verify
+
+        rs = self.settings.rollouts
+        k = rs.count or 8
+        target = AnyTarget(tuple(self.settings.monitor.sentences))
+        sampler, judge = sampler_for(self.backend, rs), judge_for(self.settings)
+        return verify(original, current, self.monitor, sampler, target, k, rs.seed, rs.max_new_tokens, judge)
 
     def compare(self, variants: Sequence[tuple[str, Conversation]]) -> Comparison:
         return compare(variants, self.monitor, self.target, self.reference, self.target_percentile)

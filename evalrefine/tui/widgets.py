@@ -69,6 +69,7 @@ Edit the prompt on the **Author** tab: it is re-scored as you type (in the backg
 | F4 | one refine step: rewrite candidates (Refine tab) |
 | F5 | the whole refine loop, until the target percentile |
 | F6 | compare the original and the current version (Compare tab) |
+| F7 | verify: sample rollouts of both and test the difference (Compare tab) |
 | ctrl+o | open a prompt file |
 | ctrl+s | save |
 | ctrl+q | quit (asks if there are unsaved changes) |

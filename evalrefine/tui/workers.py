@@ -18,6 +18,7 @@ from evalrefine.tui.messages import (
     RefineProgress,
     Scored,
     SessionReady,
+    Verified,
     WorkFailed,
 )
 from evalrefine.tui.session import Session
@@ -73,6 +74,14 @@ class WorkersMixin(MainScreenApp):
             self.post_message(Compared(self.session.compare(variants)))
         except EvalRefineError as exc:
             self.post_message(WorkFailed("compare", str(exc)))
+
+    @work(thread=True, exclusive=True, group="verify")
+    def verify_worker(self, original: Conversation, current: Conversation) -> None:
+        assert self.session is not None
+        try:
+            self.post_message(Verified(self.session.verify(original, current)))
+        except EvalRefineError as exc:
+            self.post_message(WorkFailed("verify", str(exc)))
 
     @work(thread=True, exclusive=True, group="lint")
     def lint_worker(self, path: str) -> None:
