@@ -68,7 +68,7 @@ def verify_command(
     a, b = read_prompt(original, None), read_prompt(refined, None)
     judge_obj = judge_for(settings)  # a bad --judge fails before the model loads
     backend = load_model(settings, quiet=as_json)
-    report = run_verify(a, b, monitor_for(backend, settings), settings, judge_obj)
+    report = run_verify(a, b, monitor_for(backend, settings), settings, judge_obj, quiet=as_json)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -76,17 +76,33 @@ def verify_command(
 
 
 def run_verify(
-    a: Conversation, b: Conversation, monitor: StartOfCotMonitor, settings: Settings, judge: VerbalizationJudge
+    a: Conversation,
+    b: Conversation,
+    monitor: StartOfCotMonitor,
+    settings: Settings,
+    judge: VerbalizationJudge,
+    quiet: bool = False,
 ) -> VerifyReport:
-    """``verify`` with the ``[rollouts]`` settings, a spinner while it samples (also refine's final check)."""
+    """``verify`` with the ``[rollouts]`` settings and a progress bar (also refine's final check)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from evalrefine.core.attribution.target import AnyTarget
-    from evalrefine.core.verify import verify
+    from evalrefine.core.verify import VerifyProgress, verify_steps
 
     rs = settings.rollouts
     sampler = sampler_for(monitor.backend, rs)
     target = AnyTarget(tuple(settings.monitor.sentences))
-    with err_console.status(f"sampling {rs.count} rollouts of each prompt…"):
-        return verify(a, b, monitor, sampler, target, rs.count, rs.seed, rs.max_new_tokens, judge)
+    steps = verify_steps(a, b, monitor, sampler, target, rs.count, rs.seed, rs.max_new_tokens, judge)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err_console, disable=quiet, transient=True) as progress:
+        task = progress.add_task(f"sampling {rs.count} rollouts of each prompt", total=2 * rs.count)
+        for step in steps:
+            if isinstance(step, VerifyProgress):
+                progress.update(task, description=f"{step.arm}: rollout {step.done}/{step.total}")
+                progress.advance(task)
+            else:
+                return step
+    raise AssertionError("verify ended without a report")
 
 
 def verify_view(report: VerifyReport) -> Group:

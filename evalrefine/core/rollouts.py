@@ -11,7 +11,7 @@ backend computes the shared prefix once and packs the rest (``score_variants``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -92,6 +92,22 @@ def score_rollout(
     return Rollout(full, tuple(tokens), tuple(cuts), tuple(values))
 
 
+def sample_rollouts(
+    monitor: StartOfCotMonitor,
+    prepared: PreparedPrompt,
+    sampler: Sampler,
+    target: Target,
+    k: int,
+    seed: int = 0,
+    max_new_tokens: int = 128,
+) -> Iterator[Rollout]:
+    """Sample ``k`` continuations (one seeded call) and score them one at a time, so a caller can
+    report progress and stop between rollouts. Empty samples (an immediate end of turn) are skipped."""
+    for tokens in sampler.sample(prepared.ids, k, max_new_tokens, seed) if k > 0 else []:
+        if tokens:
+            yield score_rollout(monitor, prepared, tokens, target)
+
+
 def rollout_score(
     monitor: StartOfCotMonitor,
     conversation: Conversation,
@@ -103,5 +119,4 @@ def rollout_score(
 ) -> RolloutScore:
     prepared = monitor.prepare(conversation)
     start = target.value(monitor.score_prepared(prepared))
-    samples = sampler.sample(prepared.ids, k, max_new_tokens, seed) if k > 0 else []
-    return RolloutScore(start, tuple(score_rollout(monitor, prepared, s, target) for s in samples if s))
+    return RolloutScore(start, tuple(sample_rollouts(monitor, prepared, sampler, target, k, seed, max_new_tokens)))

@@ -8,6 +8,8 @@ over rollouts; an improvement counts only when the whole interval is below zero.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -16,7 +18,7 @@ from evalrefine.core.attribution.target import Target
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.rewriting import Usage
-from evalrefine.core.rollouts import RolloutScore, Sampler, rollout_score
+from evalrefine.core.rollouts import RolloutScore, Sampler, sample_rollouts
 from evalrefine.core.verbalization import PatternJudge, VerbalizationJudge, Verdict, verbalization_rate
 
 
@@ -114,6 +116,56 @@ def bootstrap_difference(a: list[float], b: list[float], seed: int, n: int = 400
     return Difference(float(xb.mean() - xa.mean()), float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975)))
 
 
+@dataclass(frozen=True)
+class VerifyProgress:
+    """One rollout of one arm sampled, scored and judged."""
+
+    arm: str
+    done: int
+    total: int
+
+
+def verify_steps(
+    original: Conversation,
+    refined: Conversation,
+    monitor: StartOfCotMonitor,
+    sampler: Sampler,
+    target: Target,
+    k: int,
+    seed: int = 0,
+    max_new_tokens: int = 128,
+    judge: VerbalizationJudge | None = None,
+    cancel: threading.Event | None = None,
+) -> Iterator[VerifyProgress | VerifyReport]:
+    """Both prompts' rollouts from the same seed, a :class:`VerifyProgress` after each, then the
+    report (not reached when ``cancel`` is set: a half-sampled comparison would mislead).
+    ``judge`` defaults to the offline pattern detector."""
+    judge = judge or PatternJudge()
+    arms = []
+    for name, conv in (("original", original), ("refined", refined)):
+        prepared = monitor.prepare(conv)
+        start = target.value(monitor.score_prepared(prepared))
+        rollouts, verdicts = [], []
+        for rollout in sample_rollouts(monitor, prepared, sampler, target, k, seed, max_new_tokens):
+            if cancel is not None and cancel.is_set():
+                return
+            rollouts.append(rollout)
+            verdicts.append(judge.judge(conv.messages[-1].content, rollout.text))
+            yield VerifyProgress(name, len(rollouts), k)
+        arms.append(Arm(name, RolloutScore(start, tuple(rollouts)), tuple(verdicts)))
+    a, b = arms
+    yield VerifyReport(
+        target.name,
+        k,
+        seed,
+        a,
+        b,
+        bootstrap_difference(a.peaks, b.peaks, seed),
+        bootstrap_difference(a.judged, b.judged, seed + 1),
+        judge.name,
+    )
+
+
 def verify(
     original: Conversation,
     refined: Conversation,
@@ -125,21 +177,7 @@ def verify(
     max_new_tokens: int = 128,
     judge: VerbalizationJudge | None = None,
 ) -> VerifyReport:
-    """Both prompts' rollouts from the same seed; ``judge`` defaults to the offline pattern detector."""
-    judge = judge or PatternJudge()
-    arms = []
-    for name, conv in (("original", original), ("refined", refined)):
-        score = rollout_score(monitor, conv, sampler, target, k, seed, max_new_tokens)
-        text = conv.messages[-1].content
-        arms.append(Arm(name, score, tuple(judge.judge(text, r.text) for r in score.rollouts)))
-    a, b = arms
-    return VerifyReport(
-        target.name,
-        k,
-        seed,
-        a,
-        b,
-        bootstrap_difference(a.peaks, b.peaks, seed),
-        bootstrap_difference(a.judged, b.judged, seed + 1),
-        judge.name,
-    )
+    """:func:`verify_steps` run to the end."""
+    *_, report = verify_steps(original, refined, monitor, sampler, target, k, seed, max_new_tokens, judge)
+    assert isinstance(report, VerifyReport)
+    return report

@@ -16,7 +16,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import (
     DataTable,
@@ -40,6 +39,7 @@ from evalrefine.core.lint.run import FilesRead, LintFinished
 from evalrefine.core.lint.run import Scored as LintScored
 from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, Started, Version
 from evalrefine.core.verify import VerifyReport
+from evalrefine.tui.base import while_open
 from evalrefine.tui.compare_tab import CompareMixin
 from evalrefine.tui.files import FileActionsMixin
 from evalrefine.tui.messages import (
@@ -170,16 +170,19 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
         self.notify(error, title=f"{what} failed", severity="error", timeout=8)
 
     # -- messages from workers --------------------------------------------------------------------
+    @while_open
     def on_session_ready(self, message: SessionReady) -> None:
         self.session = message.session
         ref = self.session.reference
         self.sub_title = f"{self.session.backend.name} · reference: {ref.name if ref else 'none'}"
         self.action_score()
 
+    @while_open
     def on_work_failed(self, message: WorkFailed) -> None:
         self.fail(message.what, message.error)
         self.main.query_one(ScorePanel).set_status(f"{message.what} failed: {message.error}")
 
+    @while_open
     def on_scored(self, message: Scored) -> None:
         if message.revision != self.revision or self.session is None:
             return  # a stale score of text that has changed since
@@ -193,6 +196,7 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
             self.versions.append(Version(0, None, 0, text, score))
             self._update_history()
 
+    @while_open
     def on_explained(self, message: Explained) -> None:
         from evalrefine.cli.render_explain import describe, heatmap
 
@@ -204,6 +208,7 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
             table.add_row(f"{effect.effect:+.3f}", describe(effect, message.attribution.units), key=str(i))
         self.notify("explained: red raises the score, blue lowers it")
 
+    @while_open
     def on_refine_progress(self, message: RefineProgress) -> None:
         event = message.event
         status = self.main.query_one("#refine-status", Static)
@@ -235,6 +240,7 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
         elif isinstance(event, Finished):
             status.update(f"done ({event.reason}); enter previews a candidate, a accepts it")
 
+    @while_open
     def on_lint_progress(self, message: LintProgress) -> None:
         event, status = message.event, self.main.query_one("#lint-status", Static)
         if isinstance(event, FilesRead):
@@ -330,13 +336,11 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    @while_open
     def action_score(self) -> None:
         if self.session is None:
             return
-        try:
-            panel = self.main.query_one(ScorePanel)
-        except NoMatches:  # a debounce timer that fired while the app was closing
-            return
+        panel = self.main.query_one(ScorePanel)
         panel.set_status(f"scoring revision {self.revision}…")
         self.score_worker(self.conversation(), self.revision)
 

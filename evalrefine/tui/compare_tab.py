@@ -8,7 +8,8 @@ from textual.widgets import Static
 from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation, Message
 from evalrefine.core.refine import Version
-from evalrefine.core.verify import VerifyReport
+from evalrefine.core.verify import VerifyProgress, VerifyReport
+from evalrefine.tui.base import while_open
 from evalrefine.tui.messages import Compared, Verified
 from evalrefine.tui.session import Session
 from evalrefine.tui.workers import WorkersMixin
@@ -26,6 +27,7 @@ class CompareMixin(WorkersMixin):
     def _show_tab(self, tab: str, focus: str) -> None:
         raise NotImplementedError
 
+    @while_open
     def on_compared(self, message: Compared) -> None:
         from evalrefine.cli.compare_cmd import comparison_view
 
@@ -35,11 +37,16 @@ class CompareMixin(WorkersMixin):
             comparison_view(message.comparison, self.session.settings.monitor.sentences)
         )
 
+    @while_open
     def on_verified(self, message: Verified) -> None:
         from evalrefine.cli.verify_cmd import verify_view
 
-        self.last_verification = message.report
-        self.main.query_one("#verification", Static).update(verify_view(message.report))
+        panel, step = self.main.query_one("#verification", Static), message.step
+        if isinstance(step, VerifyProgress):
+            panel.update(f"sampling: {step.arm}, rollout {step.done} of {step.total}…")
+            return
+        self.last_verification = step
+        panel.update(verify_view(step))
 
     def action_verify(self) -> None:
         """Rollouts of the original and the current text: does the improvement hold in what the model writes?"""

@@ -11,7 +11,7 @@ from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.lint.run import LintEvent
 from evalrefine.core.refine import RefineEvent
-from evalrefine.core.verify import VerifyReport
+from evalrefine.core.verify import VerifyProgress, VerifyReport
 from evalrefine.tui.session import ScoreView, Session
 
 
@@ -45,7 +45,8 @@ class Compared(Message):
 
 @dataclass
 class Verified(Message):
-    report: VerifyReport
+    step: VerifyProgress | VerifyReport
+    """A rollout done, or the finished report."""
 
 
 @dataclass

@@ -26,7 +26,7 @@ from evalrefine.core.reference import Reference
 from evalrefine.core.refine import DEFAULT_HELD_OUT, RefineConfig, RefineEvent, RefineScorer, refine
 from evalrefine.core.rewriting import Rewriter
 from evalrefine.core.rubric import Rubric, find_rubric
-from evalrefine.core.verify import VerifyReport
+from evalrefine.core.verify import VerifyProgress, VerifyReport
 from evalrefine.resources import data_dir
 
 
@@ -113,16 +113,20 @@ class Session:
         )
         return refine(conversation, scorer, rewriter, self.guard(keep), self.rubric, config, cancel)
 
-    def verify(self, original: Conversation, current: Conversation) -> VerifyReport:
+    def verify(
+        self, original: Conversation, current: Conversation, cancel: threading.Event
+    ) -> Iterator[VerifyProgress | VerifyReport]:
         """``evalrefine verify`` on two versions, with the ``[rollouts]`` settings (K = 8 when unset)."""
         from evalrefine.cli.rollout_opts import judge_for, sampler_for
-        from evalrefine.core.verify import verify
+        from evalrefine.core.verify import verify_steps
 
         rs = self.settings.rollouts
         k = rs.count or 8
         target = AnyTarget(tuple(self.settings.monitor.sentences))
         sampler, judge = sampler_for(self.backend, rs), judge_for(self.settings)
-        return verify(original, current, self.monitor, sampler, target, k, rs.seed, rs.max_new_tokens, judge)
+        return verify_steps(
+            original, current, self.monitor, sampler, target, k, rs.seed, rs.max_new_tokens, judge, cancel
+        )
 
     def compare(self, variants: Sequence[tuple[str, Conversation]]) -> Comparison:
         return compare(variants, self.monitor, self.target, self.reference, self.target_percentile)

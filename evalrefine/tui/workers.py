@@ -78,8 +78,10 @@ class WorkersMixin(MainScreenApp):
     @work(thread=True, exclusive=True, group="verify")
     def verify_worker(self, original: Conversation, current: Conversation) -> None:
         assert self.session is not None
+        cancel = get_current_worker().cancelled_event
         try:
-            self.post_message(Verified(self.session.verify(original, current)))
+            for step in self.session.verify(original, current, cancel):
+                self.post_message(Verified(step))
         except EvalRefineError as exc:
             self.post_message(WorkFailed("verify", str(exc)))
 
