@@ -76,12 +76,16 @@ class RemoteBackend(HFChatTokenizer):
             out[i][j] = values[len(values) - n :]
         return out
 
-    async def _run(self, sequences: list[list[int]]) -> list[list[float]]:
+    def async_client(self) -> Any:
+        """An ``openai.AsyncOpenAI`` for this server (scoring here, sampling in ``remote_sampler``)."""
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(
+        return AsyncOpenAI(
             base_url=self.base_url, api_key=self._api_key, max_retries=self.max_retries, timeout=self.timeout
         )
+
+    async def _run(self, sequences: list[list[int]]) -> list[list[float]]:
+        client = self.async_client()
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(ids: list[int]) -> list[float]:

@@ -28,9 +28,7 @@ class RemoteSampler:
         import openai
 
         b = self.backend
-        client = openai.AsyncOpenAI(
-            base_url=b.base_url, api_key=b._api_key, max_retries=b.max_retries, timeout=b.timeout
-        )
+        client = b.async_client()
         limit = asyncio.Semaphore(b.concurrency)
 
         async def one(i: int) -> str:

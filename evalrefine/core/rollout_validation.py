@@ -27,7 +27,7 @@ from evalrefine.core.conversation import Conversation
 from evalrefine.core.metrics import auroc, bootstrap_auroc_ci
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.rewriting import Usage
-from evalrefine.core.rollouts import Sampler, rollout_score
+from evalrefine.core.rollouts import Sampler, sample_rollouts
 from evalrefine.core.verbalization import VerbalizationJudge, verbalization_rate
 
 
@@ -73,20 +73,21 @@ def sample_prompts(
     for i, (conversation, is_eval) in enumerate(prompts):
         if cancel is not None and cancel.is_set():
             return
-        score = rollout_score(monitor, conversation, sampler, target, k, seed, max_new_tokens)
-        verdicts = [judge.judge(conversation.messages[-1].content, r.text) for r in score.rollouts]
         prepared = monitor.prepare(conversation)
+        start = target.value(monitor.score_prepared(prepared))
+        rollouts = list(sample_rollouts(monitor, prepared, sampler, target, k, seed, max_new_tokens))
+        verdicts = [judge.judge(conversation.messages[-1].content, r.text) for r in rollouts]
         n_prompt, forced = len(prepared.ids), sum(len(c) for c in prepared.continuations)
         yield PromptRollouts(
             i,
             is_eval,
-            score.start,
-            tuple(r.peak for r in score.rollouts),
+            start,
+            tuple(r.peak for r in rollouts),
             tuple(v.verbalizes for v in verdicts),
             n_prompt,
             n_prompt + forced,
-            tuple(len(r.token_ids) for r in score.rollouts),
-            tuple(len(r.token_ids) + forced * len(r.boundaries[1:]) for r in score.rollouts),
+            tuple(len(r.token_ids) for r in rollouts),
+            tuple(len(r.token_ids) + forced * len(r.boundaries[1:]) for r in rollouts),
             sum((v.usage for v in verdicts), Usage()),
         )
 
