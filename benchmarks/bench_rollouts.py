@@ -82,7 +82,7 @@ def main() -> None:
             f"{p.monitor_cost:>6.0f} / {verbal_cost} per prompt (monitor / verbalization)"
         )
     if args.png:
-        from evalrefine.cli.plots import auroc_by_k_png
+        from evalrefine.render.plots import auroc_by_k_png
 
         auroc_by_k_png(points, args.png, f"{backend.name}: {len(results)} prompts, ≤ {args.max_new_tokens} tokens")
         print(f"wrote {args.png}")

@@ -4,7 +4,7 @@ reading the prompt, and batch scoring with a progress bar that survives Ctrl-C."
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +20,7 @@ from evalrefine.core.prompt_sets import PromptRecord
 from evalrefine.core.protocols import ScoringBackend
 from evalrefine.core.reference import Reference, ReferenceStore
 from evalrefine.core.score_cache import ScoreCache
+from evalrefine.errors import InputError
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -171,3 +172,17 @@ def _cache_warnings(cache: ScoreCache, shown: int) -> int:
     for line in cache.warnings[shown:]:
         err_console.print(Text.assemble(("warning: ", "yellow"), line), soft_wrap=True)
     return len(cache.warnings)
+
+
+def front_end(name: str) -> Callable[[Settings, Path | None], None]:
+    """The launcher of another front end, found through its ``evalrefine.front_ends`` entry point.
+
+    Going through package metadata rather than an import keeps ``cli/`` and ``tui/`` independent.
+    """
+    from importlib.metadata import entry_points
+
+    found = entry_points(group="evalrefine.front_ends", name=name)
+    if not found:
+        raise InputError(f"the {name} front end is not registered", "reinstall evalrefine: pip install -e .")
+    launcher: Callable[[Settings, Path | None], None] = next(iter(found)).load()
+    return launcher

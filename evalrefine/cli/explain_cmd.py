@@ -72,7 +72,7 @@ def explain_command(
     if as_json:
         typer.echo(json.dumps(attribution_dict(result, conversation, granularity)))
         return
-    from evalrefine.cli.render_explain import explanation
+    from evalrefine.render.explain import explanation
 
     Console().print(explanation(result, conversation, top))
 

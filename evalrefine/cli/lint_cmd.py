@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from evalrefine.backends.factories import judge_for, sampler_for
 from evalrefine.cli.common import (
     DeviceOpt,
     ModelOpt,
@@ -30,15 +31,7 @@ from evalrefine.cli.common import (
     load_model,
     monitor_for,
 )
-from evalrefine.cli.rollout_opts import (
-    JudgeOpt,
-    MaxTokensOpt,
-    RolloutsOpt,
-    SeedOpt,
-    judge_for,
-    rollout_flags,
-    sampler_for,
-)
+from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
 from evalrefine.core.lint.discovery import lint_root
 from evalrefine.core.lint.gather import gather
 from evalrefine.core.lint.rollout_check import RolloutsChecked
@@ -151,7 +144,7 @@ def lint_command(
         output.write_text(text, encoding="utf-8")
         err_console.print(f"wrote {output}")
     if fmt == "table" or output is not None:
-        from evalrefine.cli.render_lint import lint_table
+        from evalrefine.render.lint import lint_table
 
         lint_table(Console(stderr=fmt != "table"), report, ref)
     elif text:

@@ -14,13 +14,13 @@ from rich.table import Table
 from rich.text import Text
 
 from evalrefine.cli.common import err_console
-from evalrefine.cli.render import ordinal
 from evalrefine.config import Settings
 from evalrefine.core.lint.fix import PromptFixed, Replacement, fix_file, fix_prompts, write_root
 from evalrefine.core.lint.run import LintReport
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.reference import Reference
 from evalrefine.core.refine import DEFAULT_HELD_OUT, PromptScore
+from evalrefine.render.scores import ordinal
 
 
 def fix_findings(

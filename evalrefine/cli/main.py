@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from evalrefine.backends.factories import judge_for, sampler_for
 from evalrefine.cli import compare_cmd, explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd, verify_cmd
 from evalrefine.cli.common import (
     DeviceOpt,
@@ -29,20 +30,13 @@ from evalrefine.cli.common import (
     build_settings,
     err_console,
     find_reference,
+    front_end,
     load_model,
     monitor_for,
     read_prompt,
 )
 from evalrefine.cli.help_text import ORDER, epilog, hide_flag_types, workflow_group
-from evalrefine.cli.rollout_opts import (
-    JudgeOpt,
-    MaxTokensOpt,
-    RolloutsOpt,
-    SeedOpt,
-    judge_for,
-    rollout_flags,
-    sampler_for,
-)
+from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
 from evalrefine.core.verbalization import Verdict, verbalization_rate
 from evalrefine.core.verify import Arm
 from evalrefine.errors import EvalRefineError
@@ -146,7 +140,7 @@ def score(
             data.update({"percentile": None, "joint": {"method": "any", "score": any_score, "percentile": None}})
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         return
-    from evalrefine.cli.render import placement_panel, score_table
+    from evalrefine.render.scores import placement_panel, score_table
 
     console = Console()
     console.print(score_table(result, shown, placement, show_tokens=tokens))
@@ -159,7 +153,7 @@ def score(
             f"rollout monitor, log P(any eval-aware sentence), max over {rs.count} rollouts and their sentence "
             f"boundaries: [bold]{rollout.value:.2f}[/] (start of CoT {rollout.start:.2f}; per rollout: {peaks})"
         )
-        from evalrefine.cli.plots import rollout_positions_terminal
+        from evalrefine.render.plots import rollout_positions_terminal
 
         console.print(rollout_positions_terminal(rollout))
         said = [v for v in verdicts if v.verbalizes]
@@ -185,13 +179,11 @@ def tui(
     """Open the terminal app: edit a prompt and watch its eval-awareness score respond."""
     from pathlib import Path
 
-    from evalrefine.tui.app import EvalRefineApp
-
     settings = build_settings(model, None, None, device, reference, target, server=server, tokenizer=tokenizer)
     path = Path(file) if file else None
     if path is not None and path.exists():
         read_prompt(str(path), None)  # a broken file is a one-line error here, not inside the app
-    EvalRefineApp(settings, path).run()
+    front_end("tui")(settings, path)
 
 
 def _version(value: bool) -> None:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from evalrefine.backends.factories import judge_for
 from evalrefine.cli.common import (
     DeviceOpt,
     ModelOpt,
@@ -35,7 +36,7 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, judge_for, rollout_flags
+from evalrefine.cli.rollout_opts import JudgeOpt, rollout_flags
 from evalrefine.cli.verify_cmd import render_verify, run_verify
 from evalrefine.core.prompt_writer import write_prompt
 from evalrefine.core.refine import (

@@ -8,12 +8,6 @@ from typing import Annotated
 
 import typer
 
-from evalrefine.config import RolloutSettings, Settings
-from evalrefine.core.protocols import ScoringBackend
-from evalrefine.core.rollouts import Sampler
-from evalrefine.core.verbalization import VerbalizationJudge
-from evalrefine.errors import InputError
-
 RolloutsOpt = Annotated[
     int | None, typer.Option("--rollouts", min=0, help="Chains of thought to sample per prompt (0: start of CoT only).")
 ]
@@ -34,25 +28,3 @@ def rollout_flags(
 ) -> dict[str, object]:
     """The flags as a ``[rollouts]`` settings override (for :func:`build_settings`)."""
     return {"count": rollouts, "seed": seed, "max_new_tokens": max_new_tokens, "judge": judge}
-
-
-def sampler_for(backend: ScoringBackend, settings: RolloutSettings) -> Sampler:
-    """Local generation for a transformers model; seeded ``/v1/completions`` for a server."""
-    from evalrefine.backends.hf_local import HFLocalBackend
-    from evalrefine.backends.remote import RemoteBackend
-
-    if isinstance(backend, HFLocalBackend):
-        from evalrefine.backends.sampler import HFSampler
-
-        return HFSampler(backend, temperature=settings.temperature)
-    if isinstance(backend, RemoteBackend):
-        from evalrefine.backends.remote_sampler import RemoteSampler
-
-        return RemoteSampler(backend, temperature=settings.temperature)
-    raise InputError(f"cannot sample rollouts from {backend.name}", "use a local model or --server")
-
-
-def judge_for(settings: Settings) -> VerbalizationJudge:
-    from evalrefine.backends.rewriters import make_verbalization_judge
-
-    return make_verbalization_judge(settings.rollouts.judge, settings.refine)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evalrefine.backends.factories import judge_for
 from evalrefine.cli.common import (
     DeviceOpt,
     JsonOpt,
@@ -23,7 +24,7 @@ from evalrefine.cli.common import (
     monitor_for,
     score_with_progress,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, judge_for, rollout_flags
+from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
 from evalrefine.core.prompt_sets import read_prompt_set
 from evalrefine.core.reference_build import to_scored
 from evalrefine.core.validation import AurocResult, ValidationReport, validate
@@ -85,7 +86,7 @@ def validate_command(
     except ValueError as exc:
         raise InputError(f"cannot validate: {exc}", "give more prompts in each file (and each dataset)") from None
     if png is not None and by is None:
-        from evalrefine.cli.plots import roc_png
+        from evalrefine.render.plots import roc_png
 
         roc_png(report, png)
     curve = None
@@ -117,7 +118,7 @@ def _gain(r: AurocResult, baseline: str) -> str:
 
 
 def render_report(report: ValidationReport, model: str) -> None:
-    from evalrefine.cli.plots import roc_terminal
+    from evalrefine.render.plots import roc_terminal
 
     console = Console()
     title = f"{model}: {report.n_eval} eval vs {report.n_deploy} deployment prompts, {report.protocol}"

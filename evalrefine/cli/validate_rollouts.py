@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from evalrefine.backends.factories import sampler_for
 from evalrefine.cli.common import err_console
-from evalrefine.cli.rollout_opts import sampler_for
 from evalrefine.config import Settings
 from evalrefine.core.attribution.target import AnyTarget
 from evalrefine.core.monitor import StartOfCotMonitor
@@ -61,7 +61,7 @@ def rollout_curve(
     except ValueError as exc:
         raise InputError(f"cannot draw AUROC against K: {exc}", "let more prompts be sampled") from None
     if png is not None:
-        from evalrefine.cli.plots import auroc_by_k_png
+        from evalrefine.render.plots import auroc_by_k_png
 
         title = f"{monitor.backend.name}: {len(done)} prompts, ≤ {rs.max_new_tokens} tokens per rollout"
         auroc_by_k_png(points, png, title)
@@ -69,7 +69,7 @@ def rollout_curve(
 
 
 def render_curve(points: Sequence[KPoint], settings: Settings) -> None:
-    from evalrefine.cli.plots import auroc_by_k_terminal
+    from evalrefine.render.plots import auroc_by_k_terminal
 
     rs = settings.rollouts
     console = Console()

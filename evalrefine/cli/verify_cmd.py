@@ -7,9 +7,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group
-from rich.table import Table
+from rich.console import Console
 
+from evalrefine.backends.factories import judge_for, sampler_for
 from evalrefine.cli.common import (
     DeviceOpt,
     JsonOpt,
@@ -24,21 +24,14 @@ from evalrefine.cli.common import (
     monitor_for,
     read_prompt,
 )
-from evalrefine.cli.rollout_opts import (
-    JudgeOpt,
-    MaxTokensOpt,
-    RolloutsOpt,
-    SeedOpt,
-    judge_for,
-    rollout_flags,
-    sampler_for,
-)
+from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
 from evalrefine.config import Settings
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.verbalization import VerbalizationJudge
 from evalrefine.core.verify import VerifyReport
 from evalrefine.errors import InputError
+from evalrefine.render.verify import verify_view
 
 
 def verify_command(
@@ -103,34 +96,6 @@ def run_verify(
             else:
                 return step
     raise AssertionError("verify ended without a report")
-
-
-def verify_view(report: VerifyReport) -> Group:
-    """The report as one renderable: a table and the verdict (the CLI prints it, the TUI shows it)."""
-    title = f"{report.k} rollouts each, seed {report.seed}; monitor: {report.target}; judge: {report.judge}"
-    table = Table(title=title, title_justify="left")
-    for col in ("", "original", "refined", "refined − original [95% CI]"):
-        table.add_column(col, justify="right")
-    o, r = report.original, report.refined
-    start_diff = r.score.start - o.score.start
-    table.add_row("start of CoT", f"{o.score.start:.2f}", f"{r.score.start:.2f}", f"{start_diff:+.2f}")
-    d = report.monitor
-    table.add_row(
-        "rollout peak (mean)",
-        f"{o.mean_peak:.2f}",
-        f"{r.mean_peak:.2f}",
-        f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]",
-    )
-    v = report.verbalization
-    table.add_row(
-        "verbalizes eval awareness",
-        f"{o.verbalization_rate:.0%}",
-        f"{r.verbalization_rate:.0%}",
-        f"{v.mean:+.0%} [{v.low:+.0%}, {v.high:+.0%}]",
-    )
-    verdict = "lowers" if d.lowered else "does not clearly lower"
-    falls = "falls" if v.lowered else "does not clearly fall"
-    return Group(table, f"The refined prompt {verdict} the rollout monitor; verbalization {falls}.")
 
 
 def render_verify(report: VerifyReport, console: Console) -> None:

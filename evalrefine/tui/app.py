@@ -230,7 +230,7 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
 
     @while_open
     def on_explained(self, message: Explained) -> None:
-        from evalrefine.cli.render_explain import describe, heatmap
+        from evalrefine.render.explain import describe, heatmap
 
         self.main.query_one("#heatmap", Static).update(heatmap(message.attribution, message.conversation))
         table = self.main.query_one("#spans", DataTable)
@@ -399,3 +399,8 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
         self.drop_candidates()
         self.candidates_context = self.prompt_context()
         self.refine_worker(self.conversation(), iterations)
+
+
+def run(settings: Settings, path: Path | None) -> None:
+    """The ``tui`` front end's entry point (registered under ``evalrefine.front_ends``; the CLI finds it there)."""
+    EvalRefineApp(settings, path).run()

@@ -29,7 +29,7 @@ class CompareMixin(WorkersMixin):
 
     @while_open
     def on_compared(self, message: Compared) -> None:
-        from evalrefine.cli.compare_cmd import comparison_view
+        from evalrefine.render.compare import comparison_view
 
         assert self.session is not None
         self.last_comparison = message.comparison
@@ -39,7 +39,7 @@ class CompareMixin(WorkersMixin):
 
     @while_open
     def on_verified(self, message: Verified) -> None:
-        from evalrefine.cli.verify_cmd import verify_view
+        from evalrefine.render.verify import verify_view
 
         panel, step = self.main.query_one("#verification", Static), message.step
         if isinstance(step, VerifyProgress):

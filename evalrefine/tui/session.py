@@ -125,7 +125,7 @@ class Session:
         self, original: Conversation, current: Conversation, cancel: threading.Event
     ) -> Iterator[VerifyProgress | VerifyReport]:
         """``evalrefine verify`` on two versions, with the ``[rollouts]`` settings (K = 8 when unset)."""
-        from evalrefine.cli.rollout_opts import judge_for, sampler_for
+        from evalrefine.backends.factories import judge_for, sampler_for
         from evalrefine.core.verify import verify_steps
 
         rs = self.settings.rollouts

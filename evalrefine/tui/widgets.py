@@ -13,8 +13,8 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Static
 
-from evalrefine.cli.render import placement_panel, score_table
 from evalrefine.core.compare import word_diff
+from evalrefine.render.scores import placement_panel, score_table
 from evalrefine.tui.session import ScoreView, Session
 
 

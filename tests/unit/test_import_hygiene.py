@@ -16,13 +16,32 @@ def test_core_imports_nothing_heavy() -> None:
     modules = ["evalrefine", "evalrefine.config", "evalrefine.errors", "evalrefine.resources"] + [
         m.name for m in pkgutil.walk_packages(evalrefine.core.__path__, prefix="evalrefine.core.")
     ]
+    loaded = _loaded_after_importing(modules)
+    bad = sorted(m for m in loaded if m.split(".")[0] in FORBIDDEN)
+    assert bad == []
+    assert "evalrefine.core.attribution.gradient" in modules and "evalrefine.core.refine" in modules
+
+
+def _loaded_after_importing(modules: list[str]) -> list[str]:
     code = (
         "import importlib, json, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    loaded = json.loads(out)
-    bad = sorted(m for m in loaded if m.split(".")[0] in FORBIDDEN)
-    assert bad == []
-    assert "evalrefine.core.attribution.gradient" in modules and "evalrefine.core.refine" in modules
+    loaded: list[str] = json.loads(out)
+    return loaded
+
+
+def test_front_ends_are_independent() -> None:
+    """Every CLI module loads without the TUI (and textual), every TUI module without the CLI (and typer)."""
+    import evalrefine.cli
+    import evalrefine.tui
+
+    cli = [m.name for m in pkgutil.walk_packages(evalrefine.cli.__path__, prefix="evalrefine.cli.")]
+    tui = [m.name for m in pkgutil.walk_packages(evalrefine.tui.__path__, prefix="evalrefine.tui.")]
+    assert "evalrefine.cli.main" in cli and "evalrefine.tui.app" in tui
+    after_cli = _loaded_after_importing(cli)
+    assert sorted(m for m in after_cli if m.startswith("evalrefine.tui") or m.split(".")[0] == "textual") == []
+    after_tui = _loaded_after_importing(tui)
+    assert sorted(m for m in after_tui if m.startswith("evalrefine.cli") or m.split(".")[0] == "typer") == []

@@ -1,0 +1,35 @@
+"""Building the rollout sampler and the verbalization judge that a backend and the settings call for.
+
+They live with the backends (not in a front end) so the CLI, the TUI and the Python API build them
+the same way.
+"""
+
+from __future__ import annotations
+
+from evalrefine.config import RolloutSettings, Settings
+from evalrefine.core.protocols import ScoringBackend
+from evalrefine.core.rollouts import Sampler
+from evalrefine.core.verbalization import VerbalizationJudge
+from evalrefine.errors import InputError
+
+
+def sampler_for(backend: ScoringBackend, settings: RolloutSettings) -> Sampler:
+    """Local generation for a transformers model; seeded ``/v1/completions`` for a server."""
+    from evalrefine.backends.hf_local import HFLocalBackend
+    from evalrefine.backends.remote import RemoteBackend
+
+    if isinstance(backend, HFLocalBackend):
+        from evalrefine.backends.sampler import HFSampler
+
+        return HFSampler(backend, temperature=settings.temperature)
+    if isinstance(backend, RemoteBackend):
+        from evalrefine.backends.remote_sampler import RemoteSampler
+
+        return RemoteSampler(backend, temperature=settings.temperature)
+    raise InputError(f"cannot sample rollouts from {backend.name}", "use a local model or --server")
+
+
+def judge_for(settings: Settings) -> VerbalizationJudge:
+    from evalrefine.backends.rewriters import make_verbalization_judge
+
+    return make_verbalization_judge(settings.rollouts.judge, settings.refine)
