@@ -112,6 +112,12 @@ class MonitorSettings(BaseModel):
     it): pinned, so that the scored prefix, the score cache and the references do not change every day.
     ISO format (YYYY-MM-DD); recorded in the monitor's identity."""
 
+    headline: Literal["auto", "sentences"] = "auto"
+    """What the headline score is, for every command alike. ``auto``: the reference's joint score
+    when a deployment reference matches the model, else log P(the model starts with any of
+    ``sentences``). ``sentences``: always the monitored sentences' own log P (one sentence: its log P;
+    several: log P of any), which is what ``--sentence`` on the command line asks for."""
+
     joint_sentences: list[str] = Field(default_factory=lambda: list(DEFAULT_JOINT_SENTENCES))
     """More sentences scored for the joint monitor only: other eval-aware phrasings and neutral
     openers ("Sure", "Hello") that the fitted combination contrasts the eval-aware ones against,

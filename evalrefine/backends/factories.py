@@ -7,8 +7,12 @@ the same way.
 from __future__ import annotations
 
 from evalrefine.config import RolloutSettings, Settings
+from evalrefine.core.guard import Embedder, Judge
 from evalrefine.core.protocols import ScoringBackend
+from evalrefine.core.rewriting import Rewriter
 from evalrefine.core.rollouts import Sampler
+from evalrefine.core.rubric import Rubric
+from evalrefine.core.session import Services
 from evalrefine.core.verbalization import VerbalizationJudge
 from evalrefine.errors import InputError
 
@@ -33,3 +37,23 @@ def judge_for(settings: Settings) -> VerbalizationJudge:
     from evalrefine.backends.rewriters import make_verbalization_judge
 
     return make_verbalization_judge(settings.rollouts.judge, settings.refine)
+
+
+def services_for(settings: Settings) -> Services:
+    """The session's heavy collaborators as the settings configure them, each built on first use."""
+    from evalrefine.backends.rewriters import default_spec, make_rewriter
+
+    def rewriter(spec: str | None, rubric: Rubric) -> tuple[Rewriter, Judge | None]:
+        return make_rewriter(spec or default_spec(settings.refine), rubric, settings.refine)
+
+    def embedder() -> Embedder:
+        from evalrefine.backends.embedder import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder()
+
+    return Services(
+        rewriter=rewriter,
+        embedder=embedder,
+        sampler=lambda backend: sampler_for(backend, settings.rollouts),
+        judge=lambda: judge_for(settings),
+    )

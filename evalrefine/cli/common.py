@@ -20,6 +20,7 @@ from evalrefine.core.prompt_sets import PromptRecord
 from evalrefine.core.protocols import ScoringBackend
 from evalrefine.core.reference import Reference, ReferenceStore
 from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.session import Session
 from evalrefine.errors import InputError
 
 err_console = Console(stderr=True, highlight=False)
@@ -79,8 +80,9 @@ def build_settings(
     if model_flags:
         overrides["model"] = model_flags
     monitor_flags: dict[str, object] = {}
-    if sentences:
+    if sentences:  # the user's own sentences are the headline, on every command alike
         monitor_flags["sentences"] = list(sentences)
+        monitor_flags["headline"] = "sentences"
     if opener is not None:
         monitor_flags["cot_opener"] = _unescape(opener)
     if monitor_flags:
@@ -101,6 +103,18 @@ def load_model(settings: Settings, quiet: bool = False) -> ScoringBackend:
 
     with err_console.status(f"Loading {settings.model.name} model…") as status:
         return load_backend(settings.model, settings.cache_dir, on_status=None if quiet else status.update)
+
+
+def open_cli_session(settings: Settings, quiet: bool = False) -> Session:
+    """The session every command drives, with the model load shown as a status line and any
+    reference that was not used (and why) as a warning."""
+    from evalrefine.api import open_session
+
+    with err_console.status(f"Loading {settings.model.name} model…") as status:
+        session = open_session(settings, on_status=None if quiet else status.update)
+    for note in session.reference_notes:
+        err_console.print(f"warning: {note}", markup=False, highlight=False)
+    return session
 
 
 def read_prompt(file: str, system: str | None) -> Conversation:

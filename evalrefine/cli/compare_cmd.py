@@ -24,12 +24,9 @@ from evalrefine.cli.common import (
     TargetOpt,
     TokenizerOpt,
     build_settings,
-    find_reference,
-    load_model,
-    monitor_for,
+    open_cli_session,
     read_prompt,
 )
-from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.lint.formats import parse_file
 from evalrefine.core.lint.sources import LintPrompt
@@ -77,19 +74,11 @@ def compare_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Score variants side by side: percentiles, verdicts, per-sentence log P, and each edit's effect."""
-    from evalrefine.core.compare import compare
-
     settings = build_settings(
         model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer
     )
     loaded = load_variants(variants)
-    backend = load_model(settings, quiet=as_json)
-    ref = find_reference(settings, monitor_for(backend, settings))
-    tgt: Target = (
-        JointTarget(ref) if ref and not sentence else SentenceTarget((sentence or settings.monitor.sentences)[0])
-    )
-    monitor = monitor_for(backend, settings, (*tgt.sentences, *(ref.required_sentences() if ref else ())))
-    result = compare(loaded, monitor, tgt, ref, settings.calibration.target_percentile)
+    result = open_cli_session(settings, quiet=as_json).compare(loaded)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return

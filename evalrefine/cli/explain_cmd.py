@@ -19,13 +19,10 @@ from evalrefine.cli.common import (
     SystemOpt,
     TokenizerOpt,
     build_settings,
-    find_reference,
-    load_model,
-    monitor_for,
+    open_cli_session,
     read_prompt,
 )
 from evalrefine.core.attribution.base import Attribution
-from evalrefine.core.attribution.target import AnyTarget, JointTarget, SentenceTarget, Target
 from evalrefine.core.conversation import Conversation
 
 
@@ -49,7 +46,7 @@ def explain_command(
 ) -> None:
     """Which spans raise the probability that the model calls this a test (a heatmap, top spans and a
     faithfulness check). With one --sentence, that sentence's log P; with none, the joint score."""
-    from evalrefine.core.attribution.explain import METHODS, explain
+    from evalrefine.core.attribution.explain import METHODS
     from evalrefine.core.spans import GRANULARITIES
     from evalrefine.errors import InputError
 
@@ -59,16 +56,9 @@ def explain_command(
         raise InputError(f"unknown --granularity {granularity!r}", f"use one of {', '.join(GRANULARITIES)}")
     settings = build_settings(model, sentence, cot_opener, device, reference, server=server, tokenizer=tokenizer)
     conversation = read_prompt(file, system)
-    backend = load_model(settings, quiet=as_json)
-    target: Target
-    if sentence:
-        target = SentenceTarget(sentence[0]) if len(sentence) == 1 else AnyTarget(tuple(sentence))
-    else:
-        ref = find_reference(settings, monitor_for(backend, settings))
-        target = JointTarget(ref) if ref else AnyTarget(tuple(settings.monitor.sentences))
-    monitor = monitor_for(backend, settings, target.sentences)
+    session = open_cli_session(settings, quiet=as_json)
     with Console(stderr=True).status(f"Attributing with {method}…"):
-        result = explain(monitor, target, conversation, method, granularity, check=not no_check)  # type: ignore[arg-type]
+        result = session.explain(conversation, method, granularity, check=not no_check)
     if as_json:
         typer.echo(json.dumps(attribution_dict(result, conversation, granularity)))
         return

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from evalrefine.backends.factories import judge_for, sampler_for
+from evalrefine.backends.factories import judge_for
 from evalrefine.cli import compare_cmd, explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd, verify_cmd
 from evalrefine.cli.common import (
     DeviceOpt,
@@ -29,10 +29,8 @@ from evalrefine.cli.common import (
     TokenizerOpt,
     build_settings,
     err_console,
-    find_reference,
     front_end,
-    load_model,
-    monitor_for,
+    open_cli_session,
     read_prompt,
 )
 from evalrefine.cli.help_text import ORDER, epilog, hide_flag_types, workflow_group
@@ -85,9 +83,6 @@ def score(
 ) -> None:
     """Probability that the model starts its reasoning with each eval-aware sentence, placed against
     deployment traffic."""
-    from evalrefine.core.calibration import place
-    from evalrefine.core.joint import logsumexp
-
     flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
     settings = build_settings(
         model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer, rollouts=flags
@@ -95,22 +90,21 @@ def score(
     rs = settings.rollouts
     conversation = read_prompt(file, system)
     verbal = judge_for(settings) if rs.count > 0 else None  # a bad --judge fails before the model loads
-    backend = load_model(settings, quiet=as_json)
-    ref = find_reference(settings, monitor_for(backend, settings))
-    monitor = monitor_for(backend, settings, ref.required_sentences() if ref else ())
-    result = monitor.score(conversation)
-    placement = place(result, ref, settings.calibration.target_percentile) if ref else None
-    shown = set(settings.monitor.sentences)
+    session = open_cli_session(settings, quiet=as_json)
+    ref = session.reference
+    view = session.score(conversation)
+    result, placement = view.result, view.placement
+    shown = set(session.shown)
     rollout = None
     verdicts: list[Verdict] = []
     if rs.count > 0:
-        from evalrefine.core.attribution.target import AnyTarget
         from evalrefine.core.rollouts import rollout_score
 
         with err_console.status(f"sampling {rs.count} rollouts…"):
-            sampler = sampler_for(backend, rs)
-            target_any = AnyTarget(tuple(settings.monitor.sentences))
-            rollout = rollout_score(monitor, conversation, sampler, target_any, rs.count, rs.seed, rs.max_new_tokens)
+            sampler = session.services.sampler(session.backend)
+            rollout = rollout_score(
+                session.monitor, conversation, sampler, session.rollout_target(), rs.count, rs.seed, rs.max_new_tokens
+            )
             assert verbal is not None
             verdicts = [verbal.judge(conversation.messages[-1].content, r.text) for r in rollout.rollouts]
     if as_json:
@@ -136,8 +130,8 @@ def score(
             data.update(placement.as_dict())
             data["headline_trust"] = ref.provenance.get("headline")
         else:
-            any_score = logsumexp([s.logprob for s in result.sentences if s.sentence in shown])
-            data.update({"percentile": None, "joint": {"method": "any", "score": any_score, "percentile": None}})
+            data.update({"percentile": None, "joint": {"method": "any", "score": view.value, "percentile": None}})
+        data["headline"] = {"target": session.target.name, "units": session.target.units, "value": view.value}
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
         return
     from evalrefine.render.scores import placement_panel, score_table

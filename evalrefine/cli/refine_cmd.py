@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from evalrefine.backends.factories import judge_for
+from evalrefine.backends.factories import judge_for, services_for
 from evalrefine.cli.common import (
     DeviceOpt,
     ModelOpt,
@@ -31,9 +31,7 @@ from evalrefine.cli.common import (
     TokenizerOpt,
     build_settings,
     err_console,
-    find_reference,
-    load_model,
-    monitor_for,
+    open_cli_session,
     read_prompt,
 )
 from evalrefine.cli.rollout_opts import JudgeOpt, rollout_flags
@@ -44,12 +42,9 @@ from evalrefine.core.refine import (
     CandidateEvaluated,
     Finished,
     IterationFinished,
-    RefineConfig,
     RefineEvent,
-    RefineScorer,
     Started,
     Version,
-    refine,
     with_user_text,
 )
 from evalrefine.core.verify import VerifyReport
@@ -108,8 +103,6 @@ def refine_command(
 ) -> None:
     """Ask a rewriter for realistic rewrites, guard their intent, re-score, keep the best, repeat.
     With --verify K, finish by checking the result where it matters: in sampled rollouts."""
-    from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
-    from evalrefine.core.guard import IntentGuard
     from evalrefine.core.rubric import find_rubric
     from evalrefine.resources import data_dir
 
@@ -131,32 +124,20 @@ def refine_command(
     )
     conversation = read_prompt(str(file), None)
     rubric_obj = find_rubric(rubric, [data_dir("rubrics"), settings.data_dir / "rubrics"])
-    from evalrefine.backends.rewriters import default_spec, make_rewriter
-
-    rewriter_obj, judge = make_rewriter(rewriter or default_spec(settings.refine), rubric_obj, settings.refine)
-    verbal = judge_for(settings) if verify_k > 0 else None  # a bad --judge fails before the model loads
-    backend = load_model(settings)
-    ref = find_reference(settings, monitor_for(backend, settings))
-    target_obj: Target = (
-        SentenceTarget(sentence[0])
-        if sentence
-        else (JointTarget(ref) if ref else SentenceTarget(settings.monitor.sentences[0]))
-    )
-    needed = ref.required_sentences() if ref else ()  # placing a score needs every sentence the reference uses
-    monitor = monitor_for(backend, settings, (*target_obj.sentences, *needed, held_out))
-    guard = IntentGuard(tuple(keep or ()), _embedder(), judge, settings.refine.min_similarity)
-    config = RefineConfig(
+    made = services_for(settings).rewriter(rewriter, rubric_obj)  # a bad --rewriter fails before the model loads
+    verbal = judge_for(settings) if verify_k > 0 else None  # so does a bad --judge
+    session = open_cli_session(settings)
+    config = session.refine_config(
         max_iters,
-        candidates,
-        beam,
-        settings.calibration.target_percentile,
+        candidates=candidates,
+        beam=beam,
         max_tokens=max_tokens,
         max_cost_usd=max_cost,
         max_held_out_rise=_rise_limit(max_held_out_rise, settings.refine.max_held_out_rise),
     )
     history_path = history or out_path.with_name(out_path.name + ".history.jsonl")
-    events = refine(
-        conversation, RefineScorer(monitor, target_obj, ref, held_out), rewriter_obj, guard, rubric_obj, config
+    events = session.refine(
+        conversation, tuple(keep or ()), config, held_out=held_out, rewriter=made, rubric=rubric_obj
     )
     console = Console()
     finished: Finished | None = None
@@ -182,7 +163,7 @@ def refine_command(
         if written == conversation:
             console.print("no rewrite was kept: nothing to verify")
         else:
-            check = run_verify(conversation, written, monitor_for(backend, settings), settings, verbal)
+            check = run_verify(session, conversation, written)
             _log_check(check, history_path, console)
     if finished.target_met is False:
         raise SystemExit(1)

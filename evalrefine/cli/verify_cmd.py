@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from evalrefine.backends.factories import judge_for, sampler_for
+from evalrefine.backends.factories import judge_for
 from evalrefine.cli.common import (
     DeviceOpt,
     JsonOpt,
@@ -20,15 +20,12 @@ from evalrefine.cli.common import (
     TokenizerOpt,
     build_settings,
     err_console,
-    load_model,
-    monitor_for,
+    open_cli_session,
     read_prompt,
 )
 from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
-from evalrefine.config import Settings
 from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.verbalization import VerbalizationJudge
+from evalrefine.core.session import Session
 from evalrefine.core.verify import VerifyReport
 from evalrefine.errors import InputError
 from evalrefine.render.verify import verify_view
@@ -59,33 +56,22 @@ def verify_command(
     if settings.rollouts.count < 1:
         raise InputError("verify needs rollouts", "give --rollouts K with K >= 1")
     a, b = read_prompt(original, None), read_prompt(refined, None)
-    judge_obj = judge_for(settings)  # a bad --judge fails before the model loads
-    backend = load_model(settings, quiet=as_json)
-    report = run_verify(a, b, monitor_for(backend, settings), settings, judge_obj, quiet=as_json)
+    judge_for(settings)  # a bad --judge fails before the model loads
+    report = run_verify(open_cli_session(settings, quiet=as_json), a, b, quiet=as_json)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         render_verify(report, Console())
 
 
-def run_verify(
-    a: Conversation,
-    b: Conversation,
-    monitor: StartOfCotMonitor,
-    settings: Settings,
-    judge: VerbalizationJudge,
-    quiet: bool = False,
-) -> VerifyReport:
+def run_verify(session: Session, a: Conversation, b: Conversation, quiet: bool = False) -> VerifyReport:
     """``verify`` with the ``[rollouts]`` settings and a progress bar (also refine's final check)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from evalrefine.core.attribution.target import AnyTarget
-    from evalrefine.core.verify import VerifyProgress, verify_steps
+    from evalrefine.core.verify import VerifyProgress
 
-    rs = settings.rollouts
-    sampler = sampler_for(monitor.backend, rs)
-    target = AnyTarget(tuple(settings.monitor.sentences))
-    steps = verify_steps(a, b, monitor, sampler, target, rs.count, rs.seed, rs.max_new_tokens, judge)
+    rs = session.settings.rollouts
+    steps = session.verify(a, b)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err_console, disable=quiet, transient=True) as progress:
         task = progress.add_task(f"sampling {rs.count} rollouts of each prompt", total=2 * rs.count)

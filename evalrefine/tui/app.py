@@ -1,6 +1,6 @@
 """``evalrefine tui``: edit an eval prompt and watch the model's eval-awareness respond.
 
-The app only drives :class:`~evalrefine.tui.session.Session` (core functions) from thread
+The app only drives :class:`~evalrefine.core.session.Session` (core functions) from thread
 workers and renders what they post back as typed messages; scoring is debounced after edits and
 ``exclusive`` workers cancel stale work, so typing never blocks.
 """
@@ -31,6 +31,7 @@ from textual.widgets import (
     TextArea,
 )
 
+from evalrefine.api import open_session
 from evalrefine.config import Settings
 from evalrefine.core.attribution.base import SpanEffect
 from evalrefine.core.compare import Comparison
@@ -38,6 +39,7 @@ from evalrefine.core.conversation import Conversation, Message, normalize_text
 from evalrefine.core.lint.run import FilesRead, LintFinished
 from evalrefine.core.lint.run import Scored as LintScored
 from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, Started, Version
+from evalrefine.core.session import ScoreView, Session
 from evalrefine.core.verify import VerifyReport
 from evalrefine.tui.base import while_open
 from evalrefine.tui.compare_tab import CompareMixin
@@ -50,7 +52,6 @@ from evalrefine.tui.messages import (
     SessionReady,
     WorkFailed,
 )
-from evalrefine.tui.session import ScoreView, Session
 from evalrefine.tui.versions import VersionsMixin, prompt_score
 from evalrefine.tui.widgets import (
     HelpScreen,
@@ -89,7 +90,7 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
     def __init__(self, settings: Settings, path: Path | None = None, factory: SessionFactory | None = None) -> None:
         super().__init__()
         self.settings, self.path = settings, path
-        self.factory = factory or Session.load
+        self.factory = factory or open_session
         self.session: Session | None = None
         self.last_view: ScoreView | None = None
         self.original_view: ScoreView | None = None

@@ -8,10 +8,10 @@ from textual.widgets import Static
 from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation, Message
 from evalrefine.core.refine import Version
+from evalrefine.core.session import Session
 from evalrefine.core.verify import VerifyProgress, VerifyReport
 from evalrefine.tui.base import while_open
 from evalrefine.tui.messages import Compared, Verified
-from evalrefine.tui.session import Session
 from evalrefine.tui.workers import WorkersMixin
 
 

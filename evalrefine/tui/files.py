@@ -9,9 +9,9 @@ from textual.widgets import Label, TextArea
 from evalrefine.core.conversation import Conversation, Message
 from evalrefine.core.prompt_writer import write_prompt
 from evalrefine.core.refine import Version
+from evalrefine.core.session import ScoreView
 from evalrefine.errors import EvalRefineError
 from evalrefine.tui.base import MainScreenApp
-from evalrefine.tui.session import ScoreView
 from evalrefine.tui.widgets import ConfirmQuit, OpenFile
 
 

@@ -11,8 +11,8 @@ from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.lint.run import LintEvent
 from evalrefine.core.refine import RefineEvent
+from evalrefine.core.session import ScoreView, Session
 from evalrefine.core.verify import VerifyProgress, VerifyReport
-from evalrefine.tui.session import ScoreView, Session
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 from textual.widgets import DataTable, Sparkline, TextArea
 
 from evalrefine.core.refine import DEFAULT_HELD_OUT, PromptScore, Version
+from evalrefine.core.session import ScoreView
 from evalrefine.tui.base import MainScreenApp
-from evalrefine.tui.session import ScoreView
 from evalrefine.tui.widgets import sparkline_values
 
 

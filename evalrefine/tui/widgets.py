@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Markdown, Static
 
 from evalrefine.core.compare import word_diff
+from evalrefine.core.session import ScoreView, Session
 from evalrefine.render.scores import placement_panel, score_table
-from evalrefine.tui.session import ScoreView, Session
 
 
 def score_renderable(view: ScoreView, session: Session) -> RenderableType:

@@ -9,6 +9,7 @@ from textual.worker import get_current_worker
 
 from evalrefine.config import Settings
 from evalrefine.core.conversation import Conversation
+from evalrefine.core.session import Session
 from evalrefine.errors import EvalRefineError
 from evalrefine.tui.base import MainScreenApp
 from evalrefine.tui.messages import (
@@ -21,7 +22,6 @@ from evalrefine.tui.messages import (
     Verified,
     WorkFailed,
 )
-from evalrefine.tui.session import Session
 
 
 class WorkersMixin(MainScreenApp):
@@ -62,7 +62,7 @@ class WorkersMixin(MainScreenApp):
         assert self.session is not None
         cancel = get_current_worker().cancelled_event
         try:
-            for event in self.session.refine(conversation, (), iterations, cancel):
+            for event in self.session.refine(conversation, (), self.session.refine_config(iterations), cancel):
                 self.post_message(RefineProgress(event))
         except EvalRefineError as exc:
             self.post_message(WorkFailed("refine", str(exc)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,12 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TabbedContent, TextArea
 
 from evalrefine.backends.embedder import SentenceTransformerEmbedder
+from evalrefine.backends.factories import services_for
 from evalrefine.backends.hf_local import HFLocalBackend
 from evalrefine.config import load_settings
 from evalrefine.core.conversation import Conversation, load_conversation
+from evalrefine.core.session import Session
 from evalrefine.tui.app import EvalRefineApp
-from evalrefine.tui.session import Session
 from evalrefine.tui.widgets import ConfirmQuit, HelpScreen
 from tests.conftest import REPO
 from tests.tiny import TEMPLATES, tiny_model, tiny_tokenizer
@@ -30,7 +32,7 @@ def make_session() -> Callable[[object], Session]:
     tok = tiny_tokenizer(TEMPLATES["plain"])
     backend = HFLocalBackend(tiny_model(len(tok)), tok, "tiny")
     embedder = SentenceTransformerEmbedder()
-    return lambda settings: Session(settings, backend, None, embedder)  # type: ignore[arg-type]
+    return lambda settings: Session(settings, backend, None, replace(services_for(settings), embedder=lambda: embedder))
 
 
 async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 120) -> None:

@@ -115,11 +115,9 @@ def test_every_command_and_the_tui_give_the_same_score(tiny_dir: Path, tmp_path:
     compared = json.loads(run("compare", *variants, "--json", *model, *sentence_flags))
     seen += [v["logprobs"] for v in compared["variants"]]
 
-    from evalrefine.config import load_settings
-    from evalrefine.tui.session import Session
+    from evalrefine import open_session
 
-    settings_ = load_settings(model={"name": str(tiny_dir)}, monitor={"sentences": list(SENTENCES)})
-    session = Session.load(settings_)
+    session = open_session(model={"name": str(tiny_dir)}, monitor={"sentences": list(SENTENCES)})
     tui_view = session.score(Conversation.from_user_text(TEXT + "\r\n", system=SYSTEM + "\n"))
     seen.append({s.sentence: s.logprob for s in tui_view.result.sentences})
 
