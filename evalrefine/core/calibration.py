@@ -27,8 +27,6 @@ class Placement:
     reference: str
     percentiles: Mapping[str, float]
     """Deployment percentile of each monitored sentence present in the reference."""
-    eval_percentiles: Mapping[str, float]
-    """Percentile within the reference's eval prompts (empty when it has none)."""
     joint_method: str
     joint_score: float
     percentile: float
@@ -74,12 +72,11 @@ def place(result: MonitorResult, reference: Reference, target: float = 50.0) -> 
 def place_scores(logprobs: Mapping[str, float], tokens: int, reference: Reference, target: float = 50.0) -> Placement:
     """:func:`place` from stored scores (a cache row): per-sentence log P and the prompt's length."""
     has_eval = bool(reference.labelled("eval"))
-    pct, eval_pct = {}, {}
-    for sentence, lp in logprobs.items():
-        if sentence in reference.sentences:
-            pct[sentence] = percentile_of(lp, reference.sentence_scores(sentence, "deploy"))
-            if has_eval:
-                eval_pct[sentence] = percentile_of(lp, reference.sentence_scores(sentence, "eval"))
+    pct = {
+        sentence: percentile_of(lp, reference.sentence_scores(sentence, "deploy"))
+        for sentence, lp in logprobs.items()
+        if sentence in reference.sentences
+    }
     deploy, evals = reference.joint_scores("deploy"), reference.joint_scores("eval")
     index = reference.entry_index(logprobs, tokens)
     if index is None:
@@ -96,7 +93,6 @@ def place_scores(logprobs: Mapping[str, float], tokens: int, reference: Referenc
     return Placement(
         reference=reference.name,
         percentiles=pct,
-        eval_percentiles=eval_pct,
         joint_method=reference.joint_method(),
         joint_score=joint,
         percentile=percentile,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from evalrefine.core.conversation import Conversation
@@ -66,7 +66,6 @@ class Attribution:
     variants_scored: int = 0
     """How many edited prompts were scored (the method's cost, before prefix sharing)."""
     faithfulness: DeletionCurve | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def ranked(self) -> list[SpanEffect]:
         """Spans by decreasing effect (the ones that make the prompt most test-like first)."""

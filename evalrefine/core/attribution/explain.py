@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
 
 from evalrefine.core.attribution.ablation import AblationSurrogate
 from evalrefine.core.attribution.base import Attribution, Attributor
@@ -16,7 +15,6 @@ from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.spans import Granularity, split_spans
 from evalrefine.errors import InputError
 
-Method = Literal["loo", "ablation", "gradient"]
 METHODS: tuple[str, ...] = ("loo", "ablation", "gradient")
 
 
