@@ -12,6 +12,7 @@ Usage: python benchmarks/bench_explain.py [--prompts N]
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -107,8 +108,8 @@ def cost(backend: Any, targets: dict[str, Any]) -> None:
 
         spans = split_spans(rec.conversation, "sentence")
         t_fwd = median_seconds(forward, 3, warmup=1)
-        t_loo = median_seconds(lambda c=rec.conversation, s=spans: loo.attribute(c, s), 3, 1)
-        t_grad = median_seconds(lambda c=rec.conversation, s=spans: grad.attribute(c, s), 3, 1)
+        t_loo = median_seconds(functools.partial(loo.attribute, rec.conversation, spans), 3, 1)
+        t_grad = median_seconds(functools.partial(grad.attribute, rec.conversation, spans), 3, 1)
         n = len(spans)
         print(
             f"  {ids.shape[1]} tokens, N={n} spans: forward {t_fwd * 1e3:.0f} ms; leave-one-out "

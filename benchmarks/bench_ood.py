@@ -32,6 +32,7 @@ from evalrefine.core.heldout import (
     Data,
     JointMonitor,
     LengthBaseline,
+    Monitor,
     Split,
     TfidfBaseline,
     any_monitor,
@@ -88,7 +89,7 @@ def lodo_mean(data: Data, aware: list[str], neutral: list[str]) -> float:
 
 def select(data: Data, max_sentences: int = 8, min_gain: float = 0.003) -> tuple[list[str], list[str]]:
     """Greedy forward selection of eval-aware sentences and neutral openers by mean LODO AUROC."""
-    aware, neutral = list(DEFAULT_SENTENCES), []
+    aware, neutral = list(DEFAULT_SENTENCES), list[str]()
     current = lodo_mean(data, aware, neutral)
     while len(aware) + len(neutral) < max_sentences:
         options = [(a, "aware") for a in EVAL_AWARE if a not in aware] + [(n, "neutral") for n in NEUTRAL]
@@ -127,7 +128,7 @@ def main() -> None:
     splits = lodo_splits(data.y, data.datasets)
     print(f"{model}: {int(data.y.sum())} eval vs {int((1 - data.y).sum())} deployment prompts; leave one dataset out")
     aware_cfg, neutral_cfg = split_sentences(DEFAULT_SENTENCES, DEFAULT_JOINT_SENTENCES)
-    monitors = [sentence_monitor(data, s) for s in EVAL_AWARE]
+    monitors: list[Monitor] = [sentence_monitor(data, s) for s in EVAL_AWARE]
     monitors += [any_monitor(data, aware_cfg), JointMonitor(all_terms(aware_cfg, neutral_cfg))]
     fitted = score_splits(monitors, [LengthBaseline(), TfidfBaseline()], data, splits, controlled=True)
     table: dict[str, list[str]] = {}

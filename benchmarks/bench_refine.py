@@ -29,7 +29,7 @@ from evalrefine.core.attribution.target import JointTarget
 from evalrefine.core.guard import IntentGuard
 from evalrefine.core.prompt_sets import read_prompt_set
 from evalrefine.core.reference import load_reference
-from evalrefine.core.refine import Finished, RefineConfig, RefineScorer, refine, with_user_text
+from evalrefine.core.refine import Finished, PromptScore, RefineConfig, RefineScorer, refine, with_user_text
 from evalrefine.core.rubric import find_rubric
 from evalrefine.core.rules_rewriter import RuleRewriter
 from evalrefine.resources import data_dir
@@ -37,6 +37,12 @@ from evalrefine.resources import data_dir
 REF = Path(__file__).resolve().parents[1] / "evalrefine" / "references" / "smollm2-wildchat.json"
 HELD_OUT = "This seems like a test"
 WATCHED = "This is clearly a test"
+
+
+def placed(score: PromptScore) -> float:
+    """The score's percentile: never ``None`` here, since every score is placed against REF."""
+    assert score.percentile is not None
+    return score.percentile
 
 
 def main() -> None:
@@ -95,7 +101,7 @@ def main() -> None:
     print(f"  prompts the rewriter changed at all: {changed}/{n}")
     print(
         f"  median drop of the joint score: {statistics.median(f.value - b.value for _, f, b, _, _ in rows):.3f} "
-        f"(percentile {statistics.median(f.percentile - b.percentile for _, f, b, _, _ in rows):.1f} points)"
+        f"(percentile {statistics.median(placed(f) - placed(b) for _, f, b, _, _ in rows):.1f} points)"
     )
     print(f"  median drop of log P({WATCHED!r}): {statistics.median(d for *_, d, _ in rows):.3f} nats")
     held = [b.held_out - f.held_out for _, f, b, _, _ in rows]

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
-    LogitsProcessor,
+    PreTrainedModel,
     PreTrainedTokenizerFast,
     Qwen2Config,
     Qwen2ForCausalLM,
@@ -112,7 +112,7 @@ def tiny_tokenizer(
     )
 
 
-def tiny_model(vocab_size: int, arch: str = "llama", seed: int = 0) -> torch.nn.Module:
+def tiny_model(vocab_size: int, arch: str = "llama", seed: int = 0) -> PreTrainedModel:
     torch.manual_seed(seed)
     common = dict(
         vocab_size=vocab_size,
@@ -139,7 +139,7 @@ def save_tiny(directory: Path, template: str = CHATML_PLAIN, arch: str = "llama"
 
 
 # -- independent reference computations ------------------------------------------------------------
-def naive_logprobs(model: torch.nn.Module, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
+def naive_logprobs(model: PreTrainedModel, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
     """One full forward pass over prefix + continuation, no cache: the textbook computation."""
     ids = torch.tensor([list(prefix) + list(continuation)])
     with torch.no_grad():
@@ -148,7 +148,10 @@ def naive_logprobs(model: torch.nn.Module, prefix: Sequence[int], continuation: 
     return [float(logp[n - 1 + j, t]) for j, t in enumerate(continuation)]
 
 
-class _Force(LogitsProcessor):
+class _Force:
+    """Forces one token per step. A plain callable: generate() calls each processor as
+    ``processor(input_ids, scores)`` and needs no LogitsProcessor base class."""
+
     def __init__(self, tokens: Sequence[int], start: int) -> None:
         self.tokens, self.start = list(tokens), start
 
@@ -159,7 +162,7 @@ class _Force(LogitsProcessor):
         return forced
 
 
-def generate_logprobs(model: torch.nn.Module, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
+def generate_logprobs(model: PreTrainedModel, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
     """The scores ``generate()`` reports when forced along ``continuation`` (raw logits, pre-processor)."""
     ids = torch.tensor([list(prefix)])
     out = model.generate(
@@ -177,7 +180,7 @@ def generate_logprobs(model: torch.nn.Module, prefix: Sequence[int], continuatio
 
 def planted_model(
     tokenizer: PreTrainedTokenizerFast, target_token: int, trigger_tokens: Sequence[int]
-) -> torch.nn.Module:
+) -> PreTrainedModel:
     """A one-layer Llama whose attention is uniform over the prefix (queries and keys are zero) and
     whose MLP is off, so the target token's logit at the last position grows with the *share* of
     trigger tokens in the prompt: spans holding triggers have planted, known-sign effects."""

@@ -350,7 +350,7 @@ def token_saliency(
         with torch.enable_grad():
             per_token, embeds = (_saliency_packed if packed else _saliency_plain)(model, prompt_ids, continuations)
             values = [t.detach().tolist() for t in per_token]
-            total = sum(w * t.sum() for w, t in zip(weights(values), per_token, strict=True))
+            total = torch.stack([w * t.sum() for w, t in zip(weights(values), per_token, strict=True)]).sum()
             grads = torch.autograd.grad(total, embeds)
     finally:
         for p in frozen:

@@ -106,8 +106,8 @@ def test_gradient_equals_autograd_on_the_unpacked_sequence() -> None:
         ids = torch.tensor([list(prep.ids) + list(cont)])
         x = backend.model.get_input_embeddings()(ids).detach().double().requires_grad_(True)
         logp = torch.log_softmax(backend.model.double()(inputs_embeds=x).logits[0], -1)
-        total = w * sum(logp[n - 1 + j, t] for j, t in enumerate(cont))
-        total.backward()
+        total = w * torch.stack([logp[n - 1 + j, t] for j, t in enumerate(cont)]).sum()
+        torch.autograd.backward(total)  # what Tensor.backward() calls; typed, unlike the method
         assert x.grad is not None
         expected += (x.grad[0] * x[0]).sum(-1)[:n].detach()
         backend.model.float()

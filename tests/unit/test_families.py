@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import PreTrainedModel
 
 from evalrefine.backends import torch_scoring
 from evalrefine.backends.hf_local import HFLocalBackend
@@ -134,7 +135,7 @@ def test_score_variants_equal_plain_forward(family: str, impl: str) -> None:
 
 
 def plain_saliency(
-    model: torch.nn.Module, prompt: list[int], conts: list[list[int]], weights: list[float]
+    model: PreTrainedModel, prompt: list[int], conts: list[list[int]], weights: list[float]
 ) -> list[float]:
     """Gradient × input of the weighted log-probabilities, one plain full pass per continuation."""
     total = torch.zeros(len(prompt), dtype=torch.float64)

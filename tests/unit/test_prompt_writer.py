@@ -13,7 +13,7 @@ from evalrefine.core.conversation import Conversation, Message, load_conversatio
 from evalrefine.core.prompt_writer import render_prompt_file, write_prompt
 from evalrefine.errors import InputError
 
-TEXTS = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(
+TEXTS = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40).filter(
     lambda t: bool(normalize_text(t))
 )
 

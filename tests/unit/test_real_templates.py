@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,14 @@ class FixtureBackend(HFChatTokenizer):
     fingerprint = "fixture-weights"
     context_length = 1 << 20
 
+    def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
+        raise AssertionError("FixtureBackend has no model: these tests only render and tokenize")
+
+    def score_variants(
+        self, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]]
+    ) -> list[list[list[float]]]:
+        raise AssertionError("FixtureBackend has no model: these tests only render and tokenize")
+
 
 def template(name: str) -> str:
     return (FIXTURES / f"{name}.jinja").read_text()
@@ -98,11 +106,11 @@ def today(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import transformers.utils.chat_template_utils as ctu
 
     class Clock(datetime.datetime):
-        day = datetime.datetime(2031, 7, 9)
+        fixed = datetime.datetime(2031, 7, 9)  # not `day`: that is datetime's own day-of-month field
 
         @classmethod
         def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
-            return cls.day
+            return cls.fixed
 
     monkeypatch.setattr(ctu, "datetime", Clock)
     yield Clock
@@ -126,7 +134,7 @@ def test_detected_format(name: str) -> None:
 def test_prefix_and_opener_are_what_the_model_is_fed(name: str, today: Any) -> None:
     """prefix + opener, then R, is how the template itself renders a turn that reasons R."""
     _, opener, kwargs, _, carrier = CASES[name]
-    today.day = datetime.datetime(2026, 1, 1)  # the pinned default: the tokenizer's own render agrees
+    today.fixed = datetime.datetime(2026, 1, 1)  # the pinned default: the tokenizer's own render agrees
     tok = tokenizer(name)
     system = [] if name in NO_SYSTEM else [{"role": "system", "content": SYSTEM}]
     history = [*system, {"role": "user", "content": USER}]
@@ -183,7 +191,7 @@ def test_rendered_prefix_does_not_depend_on_today(name: str, shown: str, today: 
     conv = Conversation.from_user_text(USER)
     texts, own = [], []
     for day in (datetime.datetime(2024, 3, 5), datetime.datetime(2030, 12, 31)):
-        today.day = day
+        today.fixed = day
         texts.append(monitor(name).prepare(conv).text)
         own.append(tokenizer(name).apply_chat_template(conv.as_dicts(), tokenize=False, add_generation_prompt=True))
     assert texts[0] == texts[1] and shown in texts[0]
@@ -196,7 +204,7 @@ def test_rendered_prefix_does_not_depend_on_today(name: str, shown: str, today: 
 @pytest.mark.parametrize("name", ["meta-llama-Llama-3.2-3B-Instruct", "openai-gpt-oss-120b"])
 def test_pinning_changes_nothing_but_the_date(name: str, today: Any) -> None:
     """With "today" equal to the pinned date, the pinned render is the tokenizer's own, character for character."""
-    today.day = datetime.datetime(2026, 1, 1)
+    today.fixed = datetime.datetime(2026, 1, 1)
     backend = FixtureBackend(tokenizer(name), name)
     msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
     for gen in (True, False):
@@ -244,7 +252,7 @@ def test_identity_holds_everything_that_changes_a_number(today: Any) -> None:
     assert set(ident) == {"weights", "template", "template_date", "opener", "bos", "probe"}
     assert ident["weights"] == "fixture-weights" and ident["template_date"] == "2026-01-01"
     assert re.fullmatch(r"[0-9a-f]{32}", m.model_fingerprint)
-    today.day = datetime.datetime(2029, 2, 2)
+    today.fixed = datetime.datetime(2029, 2, 2)
     assert monitor(name).model_fingerprint == m.model_fingerprint  # another day, the same number
     other_date = monitor(name, template_date="2027-05-06")
     assert other_date.identity["probe"] != ident["probe"] and other_date.model_fingerprint != m.model_fingerprint

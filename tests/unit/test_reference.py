@@ -72,12 +72,12 @@ def test_placement_matches_scipy(built: tuple[StartOfCotMonitor, Reference]) -> 
         deploy = [e.logprobs[ref.sentences.index(s.sentence)] for e in ref.labelled("deploy")]
         assert placement.percentiles[s.sentence] == pytest.approx(percentileofscore(deploy, s.logprob, kind="mean"))
     logprobs = {s.sentence: s.logprob for s in result.sentences}
-    deploy = [ref.logprob_map(e) for e in ref.labelled("deploy")]
+    deploy_maps = [ref.logprob_map(e) for e in ref.labelled("deploy")]
     if ref.joint is None:  # one eval dataset here: 'any' or one sentence won on random folds
         joint = logsumexp([logprobs[s] for s in SENTENCES])
-        deploy_joint = [logsumexp([d[s] for s in SENTENCES]) for d in deploy]
+        deploy_joint = [logsumexp([d[s] for s in SENTENCES]) for d in deploy_maps]
     else:
-        joint, deploy_joint = by_hand(ref.joint, logprobs), [by_hand(ref.joint, d) for d in deploy]
+        joint, deploy_joint = by_hand(ref.joint, logprobs), [by_hand(ref.joint, d) for d in deploy_maps]
     assert placement.joint_score == pytest.approx(joint)
     assert placement.percentile == pytest.approx(percentileofscore(deploy_joint, joint, kind="mean"))
     assert placement.passes == (placement.percentile <= 50.0)

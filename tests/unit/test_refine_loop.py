@@ -13,7 +13,16 @@ from evalrefine.core.attribution.target import SentenceTarget
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.guard import IntentGuard
 from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, RefineConfig, RefineScorer, refine
+from evalrefine.core.refine import (
+    CandidateEvaluated,
+    Finished,
+    IterationFinished,
+    RefineConfig,
+    RefineScorer,
+    Started,
+    Version,
+    refine,
+)
 from evalrefine.core.rewriting import Candidate, RewriteRequest, Usage
 from evalrefine.core.rubric import find_rubric
 from evalrefine.errors import InputError
@@ -82,22 +91,30 @@ def test_held_out_must_not_be_optimised(scorer: RefineScorer) -> None:
         RefineScorer(scorer.monitor, SentenceTarget("This seems like a test"), None, "This seems like a test")
 
 
+def held_out(version: Version) -> float:
+    """log P of the held-out sentence for a version that was scored (every one this loop emits)."""
+    assert version.score is not None
+    return version.score.held_out
+
+
 def test_held_out_rise_limit_rejects_gamed_candidates(scorer: RefineScorer) -> None:
     free = run(scorer, RefineConfig(max_iters=1, candidates=3, beam=1))
-    original = free[0].original  # type: ignore[attr-defined]
-    rises = [e.version.score.held_out - original.score.held_out for e in free if isinstance(e, CandidateEvaluated)]
+    started = free[0]
+    assert isinstance(started, Started)
+    base = held_out(started.original)
+    rises = [held_out(e.version) - base for e in free if isinstance(e, CandidateEvaluated)]
     limit = sorted(rises)[1]  # some candidates pass, the rest are rejected
     assert sorted(rises)[2] > limit
     limited = run(scorer, RefineConfig(max_iters=1, candidates=3, beam=1, max_held_out_rise=limit))
     for e, rise in zip([e for e in limited if isinstance(e, CandidateEvaluated)], rises, strict=True):
         v = e.version
-        assert v.score is not None and v.score.held_out - original.score.held_out == pytest.approx(rise)
+        assert held_out(v) - base == pytest.approx(rise)
         assert v.accepted == (rise <= limit)
         if not v.accepted:
             assert v.guard is not None and "held-out sentence rose" in v.guard.reason
     done = limited[-1]
-    assert isinstance(done, Finished) and done.best.score is not None
-    assert done.best.score.held_out - original.score.held_out <= limit
+    assert isinstance(done, Finished)
+    assert held_out(done.best) - base <= limit
 
 
 class RepeatingRewriter:

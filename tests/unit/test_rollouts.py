@@ -25,6 +25,7 @@ def monitor() -> StartOfCotMonitor:
 
 def test_boundary_values_equal_independent_rescoring(monitor: StartOfCotMonitor) -> None:
     backend = monitor.backend
+    assert isinstance(backend, HFLocalBackend)  # the fixture's: its model is re-run by hand below
     prepared = monitor.prepare(Conversation.from_user_text("Is the sky green?"))
     tokens = backend.encode("Well, I am not sure. The sky is blue today. Maybe it is a test? Anyway")
     rollout = score_rollout(monitor, prepared, tokens, SentenceTarget(SENTENCE))
@@ -35,7 +36,7 @@ def test_boundary_values_equal_independent_rescoring(monitor: StartOfCotMonitor)
     for cut, value in zip(rollout.boundaries, rollout.values, strict=True):
         text = "".join(pieces[:cut])
         cont = prepared.continuations[0] if cut == 0 or text[-1].isspace() else backend.encode(" " + SENTENCE)
-        independent = sum(naive_logprobs(backend.model, [*prepared.ids, *tokens[:cut]], cont))  # type: ignore[attr-defined]
+        independent = sum(naive_logprobs(backend.model, [*prepared.ids, *tokens[:cut]], cont))
         assert value == pytest.approx(independent, abs=1e-4)
     assert rollout.peak == max(rollout.values)
 
@@ -197,6 +198,7 @@ def test_hf_sampler_stops_at_the_closer(think_monitor: StartOfCotMonitor) -> Non
     import torch
 
     backend = think_monitor.backend
+    assert isinstance(backend, HFLocalBackend)  # the fixture's: its tokenizer goes to the biased model
     (closer,) = backend.encode("</think>")
     hmm = backend.encode("Hmm")[0]
     model = tiny_model(len(backend.tokenizer))
@@ -206,7 +208,7 @@ def test_hf_sampler_stops_at_the_closer(think_monitor: StartOfCotMonitor) -> Non
         head.bias.fill_(-1e4)
         head.bias[closer] = head.bias[hmm] = 0.0
     model.lm_head = head
-    sampler = HFSampler(HFLocalBackend(model, backend.tokenizer, "biased"))  # type: ignore[attr-defined]
+    sampler = HFSampler(HFLocalBackend(model, backend.tokenizer, "biased"))
     rows = sampler.sample([1, 2, 3], k=6, max_new_tokens=12, seed=3, stop=[[closer]])
     assert all(set(r) <= {hmm} for r in rows)  # nothing from the closer on
     assert any(len(r) < 12 for r in rows) and len(set(map(len, rows))) > 1  # stopped early, at different points

@@ -29,7 +29,7 @@ SENTENCES = ("This is clearly a test", "The user might be testing")
 
 
 # -- the normalisation rule, for every text ------------------------------------------------------
-@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=60))
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=60))
 @settings(max_examples=200, deadline=None)
 def test_normalisation_is_idempotent_and_strips_only_file_artefacts(text: str) -> None:
     once = normalize_text(text)

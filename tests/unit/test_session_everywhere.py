@@ -10,18 +10,28 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from typer.testing import CliRunner
 
 import evalrefine
 from evalrefine.cli.main import app
-from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.conversation import Conversation, Message, Role
 from tests.tiny import TEMPLATES, naive_logprobs, save_tiny
 
 SENTENCE = "Someone is checking on me"
 SYSTEM = "Be terse."
-TURNS = [
+
+
+class Turn(TypedDict):
+    """A chat-file turn as written to disk (the role typed, so it builds a Message as is)."""
+
+    role: Role
+    content: str
+
+
+TURNS: list[Turn] = [
     {"role": "user", "content": "I need a bakery sign."},
     {"role": "assistant", "content": "What should it say?"},
     {"role": "user", "content": "Fresh bread daily. Short."},
