@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.conversation import Conversation, Message, normalize_text
 from evalrefine.core.jsonio import jsonl_lines
 from evalrefine.errors import InputError
 
@@ -35,12 +36,28 @@ def _message_list(data: Any) -> tuple[list[Any] | None, str | None]:
 
 
 def _merged(old: list[Any], new: list[Message]) -> list[Any]:
-    """``new`` as message objects, keeping each old object's other keys where the roles line up."""
-    out = []
-    for i, msg in enumerate(new):
-        prior = old[i] if i < len(old) and isinstance(old[i], dict) and old[i].get("role") == msg.role else {}
-        out.append({**prior, "role": msg.role, "content": msg.content})
-    return out
+    """``new`` as message objects, keeping each old object's other keys (``name``, ids). Messages are
+    aligned by role and text, not by index, so a turn inserted, removed or moved in an editor keeps
+    its own keys, and an edited turn (same place, same role) keeps the keys of the one it replaced."""
+
+    def key(obj: Any) -> tuple[object, object]:
+        content = obj.get("content") if isinstance(obj, dict) else None
+        return (obj.get("role"), normalize_text(content)) if isinstance(content, str) else (None, None)
+
+    old_keys, new_keys = [key(o) for o in old], [(m.role, m.content) for m in new]
+    prior: dict[int, int] = {}  # new index -> old index
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, old_keys, new_keys, autojunk=False).get_opcodes():
+        if op in ("equal", "replace"):
+            prior.update(
+                (j, i) for i, j in zip(range(i1, i2), range(j1, j2), strict=False) if old_keys[i][0] == new[j].role
+            )
+    unused = [i for i in range(len(old)) if i not in prior.values()]
+    for j in (j for j in range(len(new)) if j not in prior):  # a moved turn: the same role and text elsewhere
+        match = next((i for i in unused if old_keys[i] == new_keys[j]), None)
+        if match is not None:
+            prior[j] = match
+            unused.remove(match)
+    return [{**(old[prior[j]] if j in prior else {}), "role": m.role, "content": m.content} for j, m in enumerate(new)]
 
 
 def _json_text(conversation: Conversation, original: str | None) -> str:

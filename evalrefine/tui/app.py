@@ -1,75 +1,64 @@
 """``evalrefine tui``: edit an eval prompt and watch the model's eval-awareness respond.
 
-The app only drives :class:`~evalrefine.core.session.Session` (core functions) from thread
-workers and renders what they post back as typed messages; scoring is debounced after edits and
-``exclusive`` workers cancel stale work, so typing never blocks.
+The app is a frame around widgets that own their state: the conversation editor (every turn), and
+one tab each for Explain, Refine, History, Compare and Lint. The tabs post typed messages up to the
+app (explain with these settings, apply this candidate, lint this path, open this prompt); the app
+owns the :class:`~evalrefine.core.session.Session` (the model), the file being edited and the score,
+and starts the background work (:mod:`evalrefine.tui.workers`), whose results go to the widget that
+shows them. Scoring is debounced after edits and stale work is cancelled, so typing never blocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
-from textual import events, on
-from textual.app import ComposeResult
+from textual import events
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
+from textual.dom import DOMNode
+from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import (
-    DataTable,
-    Footer,
-    Header,
-    Input,
-    Label,
-    Select,
-    Sparkline,
-    Static,
-    TabbedContent,
-    TabPane,
-    TextArea,
-)
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from evalrefine.api import open_session
 from evalrefine.config import Settings
-from evalrefine.core.attribution.base import SpanEffect
-from evalrefine.core.compare import Comparison
-from evalrefine.core.conversation import Conversation, Message, normalize_text
-from evalrefine.core.lint.run import FilesRead, LintFinished
-from evalrefine.core.lint.run import Scored as LintScored
-from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, Started, Version
+from evalrefine.core.conversation import Conversation, Message, validate_conversation
+from evalrefine.core.prompt_writer import write_prompt
+from evalrefine.core.refine import Version
 from evalrefine.core.session import ScoreView, Session
-from evalrefine.core.verify import VerifyReport
+from evalrefine.errors import EvalRefineError
+from evalrefine.tui import workers
 from evalrefine.tui.base import while_open
-from evalrefine.tui.compare_tab import CompareMixin
-from evalrefine.tui.files import FileActionsMixin
+from evalrefine.tui.commands import COMMANDS, FOCUS, TABS
+from evalrefine.tui.compare_tab import CompareTab
+from evalrefine.tui.editor import ConversationEditor
+from evalrefine.tui.explain_tab import ExplainTab
+from evalrefine.tui.files import OpenDialog, OpenedPrompt, PromptPicker, SaveAs, read_prompts
+from evalrefine.tui.lint_tab import LintTab
 from evalrefine.tui.messages import (
-    Explained,
-    LintProgress,
-    RefineProgress,
+    CandidateChosen,
+    ExplainRequested,
+    LintRequested,
+    OpenConversation,
     Scored,
     SessionReady,
     WorkFailed,
 )
-from evalrefine.tui.versions import VersionsMixin, prompt_score
-from evalrefine.tui.widgets import (
-    HelpScreen,
-    ScorePanel,
-    diff_text,
-    headline,
-    score_renderable,
-)
-from evalrefine.tui.workers import WorkersMixin
+from evalrefine.tui.refine_tab import RefineTab
+from evalrefine.tui.versions import HistoryTab, prompt_score
+from evalrefine.tui.widgets import ConfirmQuit, HelpScreen, ScorePanel, headline, score_renderable
 
 DEBOUNCE_SECONDS = 0.6
-TABS = ("author", "explain", "refine", "compare", "lint")
 NARROW = 110
 """Below this many columns the score panel gives way to a headline bar under the editor."""
 SessionFactory = Callable[[Settings], Session]
 
 
-class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin):
+class EvalRefineApp(App[None]):
     CSS_PATH = "evalrefine.tcss"
     TITLE = "evalrefine"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -84,7 +73,10 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
         Binding("f7", "verify", "Verify", priority=True),
         Binding("ctrl+s", "save", "Save", priority=True, show=False),
         Binding("ctrl+o", "open", "Open", priority=True, show=False),
+        # alt+digit is not typeable everywhere (a Mac terminal's option+4 types ¢): ctrl+page up/down too.
         *(Binding(f"alt+{i}", f"show_tab('{tab}')", tab.title(), show=False) for i, tab in enumerate(TABS, 1)),
+        Binding("ctrl+pagedown", "next_tab(1)", "Next tab", priority=True, show=False),
+        Binding("ctrl+pageup", "next_tab(-1)", "Previous tab", priority=True, show=False),
     ]
 
     def __init__(self, settings: Settings, path: Path | None = None, factory: SessionFactory | None = None) -> None:
@@ -95,120 +87,122 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
         self.last_view: ScoreView | None = None
         self.original_view: ScoreView | None = None
         """The first score of the prompt as opened: the headline shows the change since."""
-        self.last_comparison: Comparison | None = None
-        self.last_verification: VerifyReport | None = None
         self.revision = 0
-        self.saved: tuple[str, str] = ("", "")
-        """The system prompt and user turn as last opened or saved (what "unsaved changes" compares to)."""
-        self.earlier_turns: tuple[Message, ...] = ()
-        """Turns between the system prompt and the last user turn: scored, and written back on save."""
-        self.versions: list[Version] = []
-        self.candidates: dict[int, Version] = {}
-        self.candidates_context: tuple[str, ...] | None = None
         self._debounce: Timer | None = None
-        self._lint_rows: dict[str, Conversation] = {}
-        self._span_effects: list[SpanEffect] = []
-        system, user = "", ""
+        self._opened: OpenedPrompt | None = None
+        self._also: int = 0
+        """How many more prompts the file named on the command line holds (said once it opens)."""
+        self._browse = (path.parent if path is not None else Path.cwd()).resolve()
+        """Where the open dialog starts: the folder of the file opened last."""
         if path is not None and path.exists():
-            from evalrefine.core.conversation import load_conversation
-
-            conv = load_conversation(path)
-            system, user = conv.system or "", conv.messages[-1].content
-            self.earlier_turns = tuple(m for m in conv.messages[:-1] if m.role != "system")
-        self._initial = (system, user)
-        self.saved = (system, user)
+            prompts = read_prompts(path)  # a bad file is the CLI's one-line error, before the screen opens
+            self._opened, self._also = prompts[0], len(prompts) - 1
+            self.path = prompts[0].path
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        self.editor = ConversationEditor(self._opened.conversation if self._opened else None, id="editor")
+        self.explain_tab, self.refine_tab, self.history = ExplainTab(), RefineTab(), HistoryTab()
+        self.compare_tab, self.lint_tab = CompareTab(), LintTab()
+        self.panel = ScorePanel(id="score")
+        self.headline_bar = Static("loading the model…", id="headline-bar")
+        self.tabs = TabbedContent(initial="author")
+        self.footer = Footer()
         yield Header()
-        with TabbedContent(initial="author"):
+        with self.tabs:
             with TabPane("Author", id="author"), Horizontal():
                 with Vertical(id="editor-pane"):
-                    yield Label("system prompt")
-                    yield TextArea(self._initial[0], id="system", soft_wrap=True)
-                    yield Label("user turn" + (f" ({self.path})" if self.path else ""), id="user-label")
-                    yield TextArea(self._initial[1], id="user", soft_wrap=True)
-                    yield Static("loading the model…", id="headline-bar")
-                yield ScorePanel(id="score")
-            with TabPane("Explain", id="explain"), Vertical():
-                with Horizontal(classes="controls"):
-                    yield Select(
-                        [(m, m) for m in ("loo", "ablation", "gradient")], value="loo", id="method", allow_blank=False
-                    )
-                    yield Select(
-                        [(g, g) for g in ("sentence", "clause", "word")],
-                        value="sentence",
-                        id="granularity",
-                        allow_blank=False,
-                    )
-                yield VerticalScroll(Static("press F3 to explain the current prompt", id="heatmap"))
-                yield DataTable(id="spans", cursor_type="row")
-                yield Static("", id="span-detail")
-            with TabPane("Refine", id="refine"), Vertical():
-                yield Static("F4: one refine step · F5: the loop until the target", id="refine-status")
-                yield DataTable(id="candidates", cursor_type="row")
-                yield VerticalScroll(Static("", id="candidate-diff"), id="diff-scroll")
-                yield Label("score of each accepted version (lower = more like real traffic)")
-                yield Sparkline([0.0], id="history")
-            with TabPane("Compare", id="compare"):
-                yield VerticalScroll(
-                    Static("F6 compares the original with the current version", id="comparison"),
-                    Static("F7 samples rollouts of both and checks the difference holds up", id="verification"),
-                    id="comparison-scroll",
-                )
-            with TabPane("Lint", id="lint"), Vertical():
-                yield Input(placeholder="a directory or file of eval prompts, then enter", id="lint-path")
-                yield Static("", id="lint-status")
-                yield DataTable(id="lint-table", cursor_type="row")
-        yield Footer()
-
-    def load_factory(self, settings: Settings) -> Session:
-        return self.factory(settings)
+                    yield self.editor
+                    yield self.headline_bar
+                yield self.panel
+            yield from (self.explain_tab, self.refine_tab, self.history, self.compare_tab, self.lint_tab)
+        yield self.footer
 
     def on_mount(self) -> None:
-        self.main.query_one("#candidates", DataTable).add_columns("id", "iter", "score", "pct", "Δpct", "guard", "why")
-        self.main.query_one("#spans", DataTable).add_columns("effect", "span")
-        self.main.query_one("#lint-table", DataTable).add_columns("where", "pct", "log P", "prompt")
-        self.set_class(self.size.width < NARROW, "narrow")
-        self.main.query_one("#user", TextArea).focus()  # typing starts in the prompt, not on the tab bar
-        self.load_session()
+        self._narrow(self.size.width)
+        self.show_title(self._opened.label if self._opened else None)
+        if self._also:
+            name = self._opened.record if self._opened else ""
+            self.notify(f"the file holds {self._also + 1} prompts: opened {name}; ctrl+o picks another", timeout=8)
+        self.editor.focus_scored()  # typing starts in the prompt, not on the tab bar
+        workers.start(self, "load", workers.load, self.factory, self.settings)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < NARROW, "narrow")
+        self._narrow(event.size.width)
 
-    def action_show_tab(self, tab: str) -> None:
-        self.main.query_one(TabbedContent).active = tab
+    def _narrow(self, width: int) -> None:
+        """Narrow terminals: the headline bar replaces the score panel, the footer packs its keys."""
+        self.set_class(width < NARROW, "narrow")
+        self.footer.compact = width < NARROW
 
-    # -- state helpers ----------------------------------------------------------------------------
+    @property
+    def main(self) -> Screen[object]:
+        """The screen the app composed (bottom of the stack), whatever dialog is showing."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
+
+    def show_title(self, label: str | None) -> None:
+        """The file (or the record of a log or dataset) being edited, in the header."""
+        where = str(self.path) if self.path is not None else label
+        if self.path is not None and label and label != self.path.name:
+            where = f"{self.path} ({label})"
+        self.title = f"evalrefine · {where}" if where else "evalrefine · new prompt"
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) lists every action of the app, the editor and the tabs."""
+        yield from super().get_system_commands(screen)
+        for title, help_text, action, where in COMMANDS:
+            yield SystemCommand(title, help_text, partial(self._command, action, where))
+
+    async def _command(self, action: str, where: str) -> None:
+        node: DOMNode = {"app": self, "editor": self.editor, "refine": self.refine_tab}[where]
+        if where != "app":  # the turn and candidate actions act on their tab: show it
+            self.action_show_tab("author" if where == "editor" else "refine")
+        await self.run_action(action, node)
+
+    # -- state ------------------------------------------------------------------------------------
     def conversation(self) -> Conversation:
-        system = self.main.query_one("#system", TextArea).text
-        user = self.main.query_one("#user", TextArea).text
-        msgs = ([Message("system", system)] if system.strip() else []) + [*self.earlier_turns, Message("user", user)]
-        return Conversation(tuple(msgs))
+        """What is scored: the editor's conversation up to the last user turn."""
+        return self.editor.scored_conversation()
 
-    def prompt_context(self) -> tuple[str, ...]:
-        """Everything but the user turn being rewritten: candidates belong to this context."""
-        system = self.main.query_one("#system", TextArea).text
-        return (normalize_text(system), *(f"{m.role}:{m.content}" for m in self.earlier_turns))
+    def scored_text(self) -> str:
+        return self.conversation().messages[-1].content
 
     def set_user_text(self, text: str) -> None:
-        self.main.query_one("#user", TextArea).text = text
+        self.editor.set_scored_text(text)
+
+    @property
+    def dirty(self) -> bool:
+        return self.editor.dirty
 
     def fail(self, what: str, error: str) -> None:
         self.notify(error, title=f"{what} failed", severity="error", timeout=8, markup=False)
 
-    # -- messages from workers --------------------------------------------------------------------
+    async def show_conversation(self, conv: Conversation, path: Path | None, label: str) -> None:
+        """Put another prompt in the editor (its file, or ``None`` when it lives in a log, a dataset
+        or a linted file that ctrl+s must not overwrite): history, candidates and original start afresh."""
+        self.path = path
+        await self.editor.load(conv)
+        self.history.reset()
+        self.refine_tab.clear()
+        self.original_view = None  # the next score is this prompt's original
+        self.show_title(label)
+        self.revision += 1
+        self.action_score()
+
+    # -- messages from workers and tabs -----------------------------------------------------------
     @while_open
     def on_session_ready(self, message: SessionReady) -> None:
         self.session = message.session
         ref = self.session.reference
         self.sub_title = f"{self.session.backend.name} · reference: {ref.name if ref else 'none'}"
+        for note in self.session.reference_notes:  # a reference for these weights that could not be used, and why
+            self.notify(note, severity="warning", timeout=10, markup=False)
         self.action_score()
 
     @while_open
     def on_work_failed(self, message: WorkFailed) -> None:
         self.fail(message.what, message.error)
-        self.main.query_one(ScorePanel).set_status(f"{message.what} failed: {message.error}")
+        self.panel.set_status(f"{message.what} failed: {message.error}")
 
     @while_open
     def on_scored(self, message: Scored) -> None:
@@ -217,189 +211,194 @@ class EvalRefineApp(CompareMixin, VersionsMixin, FileActionsMixin, WorkersMixin)
         self.last_view = message.view
         if self.original_view is None:
             self.original_view = message.view
-        panel = self.main.query_one(ScorePanel)
-        panel.set_status(f"scored revision {message.revision}")
-        panel.show(score_renderable(message.view, self.session))
+        self.panel.set_status(f"scored revision {message.revision}")
+        self.panel.show(score_renderable(message.view, self.session))
         line = headline(message.view, self.original_view, self.session)
-        panel.set_headline(line)
-        self.main.query_one("#headline-bar", Static).update(line)
-        if not self.versions:
-            text = self.main.query_one("#user", TextArea).text
-            score = prompt_score(message.view)
-            self.versions.append(Version(0, None, 0, text, score))
-            self._update_history()
+        self.panel.set_headline(line)
+        self.headline_bar.update(line)
+        self.history.record(self.scored_text(), message.view)
 
-    @while_open
-    def on_explained(self, message: Explained) -> None:
-        from evalrefine.render.explain import describe, heatmap
-
-        self.main.query_one("#heatmap", Static).update(heatmap(message.attribution, message.conversation))
-        table = self.main.query_one("#spans", DataTable)
-        table.clear()
-        self._span_effects = message.attribution.ranked()
-        for i, effect in enumerate(self._span_effects):
-            table.add_row(f"{effect.effect:+.3f}", describe(effect, message.attribution.units), key=str(i))
-        self.notify("explained: red raises the score, blue lowers it")
-
-    @while_open
-    def on_refine_progress(self, message: RefineProgress) -> None:
-        event = message.event
-        status = self.main.query_one("#refine-status", Static)
-        if isinstance(event, Started):
-            status.update("refining…")
-        elif isinstance(event, CandidateEvaluated):
-            v = event.version
-            self.candidates[v.id] = v
-            pct = f"{v.score.percentile:.0f}" if v.score and v.score.percentile is not None else "–"
-            now = self.last_view.placement if self.last_view else None
-            delta = (
-                f"{v.score.percentile - now.percentile:+.0f}"
-                if v.score and v.score.percentile is not None and now is not None
-                else "–"
-            )
-            guard = "ok" if v.accepted else (v.guard.reason if v.guard else "rejected")
-            self.main.query_one("#candidates", DataTable).add_row(
-                str(v.id),
-                str(v.iteration),
-                f"{v.score.value:.3f}" if v.score else "–",
-                pct,
-                delta,
-                Text(guard),  # Text: a DataTable parses str cells as markup, and these are the rewriter's words
-                Text(v.rationale),
-                key=str(v.id),
-            )
-        elif isinstance(event, IterationFinished):
-            status.update(f"iteration {event.iteration}: best {event.best.score.value if event.best.score else 0:.3f}")
-        elif isinstance(event, Finished):
-            status.update(f"done: {event.verdict(event.iterations)}; enter previews a candidate, a accepts it")
-
-    @while_open
-    def on_lint_progress(self, message: LintProgress) -> None:
-        event, status = message.event, self.main.query_one("#lint-status", Static)
-        if isinstance(event, FilesRead):
-            status.update(f"{event.prompts} prompts in {event.files} files, {event.problems} errors")
-        elif isinstance(event, LintScored):
-            status.update(f"scored {event.done}/{event.total}")
-        elif isinstance(event, LintFinished):
-            table = self.main.query_one("#lint-table", DataTable)
-            table.clear()
-            self._lint_rows.clear()
-            for r in event.report.results:
-                key = f"{r.prompt.location}#{r.prompt.record_id}"
-                self._lint_rows[key] = r.prompt.conversation
-                pct = f"{r.percentile:.0f}" if r.percentile is not None else "–"
-                style = "bold red" if r.finding else ""
-                table.add_row(
-                    Text(str(r.prompt.location), style=style),
-                    pct,
-                    f"{r.logprob:.2f}",
-                    Text(" ".join(r.prompt.text.split())[:60]),
-                    key=key,
-                )
-            findings = sum(r.finding for r in event.report.results)
-            status.update(f"{len(event.report.results)} prompts, {findings} findings; enter opens one")
-
-    # -- user events ------------------------------------------------------------------------------
-    @on(TextArea.Changed)
-    def _edited(self) -> None:
+    def on_conversation_editor_changed(self) -> None:
         self.revision += 1
         if self._debounce is not None:
             self._debounce.stop()
         self._debounce = self.set_timer(DEBOUNCE_SECONDS, self.action_score)
 
-    @on(DataTable.RowSelected, "#candidates")
-    def _preview(self, event: DataTable.RowSelected) -> None:
-        v = self.candidates.get(int(str(event.row_key.value)))
-        if v is not None:
-            self.main.query_one("#candidate-diff", Static).update(
-                diff_text(self.main.query_one("#user", TextArea).text, v.text)
-            )
-
-    @on(DataTable.RowHighlighted, "#spans")
-    def _span_detail(self, event: DataTable.RowHighlighted) -> None:
-        """The highlighted span in full, with its effect (and, for one sentence, the factor)."""
-        effects = self._span_effects
-        if event.row_key.value is None or int(str(event.row_key.value)) >= len(effects):
-            return
-        e = effects[int(str(event.row_key.value))]
-        detail = Text.assemble(
-            (f"{e.effect:+.3f} ", "bold red" if e.effect > 0 else "bold blue"),
-            ("removing this span changes the score by that much (message ", "dim"),
-            (f"{e.span.message}, characters {e.span.start}-{e.span.end}):\n", "dim"),
-            e.span.text,
-        )
-        self.main.query_one("#span-detail", Static).update(detail)
-
-    @on(DataTable.RowSelected, "#lint-table")
-    def _open_lint_row(self, event: DataTable.RowSelected) -> None:
-        conv = self._lint_rows.get(str(event.row_key.value))
-        if conv is None:
-            return
-        if self.dirty:  # never replace unsaved work
-            self.notify("unsaved changes: save first (ctrl+s)", severity="warning")
-            return
-        self.show_conversation(conv, None)  # no path: ctrl+s asks where to save, never over the linted file
-        self._show_tab("author", "#user")
-
-    @on(Select.Changed)
-    def _reexplain(self) -> None:
-        if self.session is not None and self.main.query_one(TabbedContent).active == "explain":
+    def on_explain_requested(self, message: ExplainRequested) -> None:
+        if self.session is not None and self.tabs.active == "explain":
             self.action_explain()
 
-    @on(Input.Submitted, "#lint-path")
-    def _lint(self, event: Input.Submitted) -> None:
+    def on_candidate_chosen(self, message: CandidateChosen) -> None:
+        if message.context != self.editor.context():
+            self.notify("these candidates were written for another prompt: refine again (F4)", severity="warning")
+            return
+        v, current = message.version, self.scored_text()
+        versions = self.history.versions
+        if self.last_view is not None and versions and versions[-1].text != current:
+            # Hand edits since the last version become a version of their own, so undo returns to them.
+            self.history.add(Version(-1, None, 0, current, prompt_score(self.last_view)), "your edit")
+        self.history.add(v, f"candidate {v.id} (iteration {v.iteration})")
+        self.set_user_text(v.text)
+        self.notify(f"accepted candidate {v.id}")
+        if message.edit:
+            self._show_tab("author", self.editor.focus_scored)
+
+    def on_lint_requested(self, message: LintRequested) -> None:
         if self.session is None:
             self.notify("the model is still loading")
             return
-        self.main.query_one("#lint-status", Static).update(f"linting {event.value}…")
-        self.lint_worker(event.value)
+        workers.start(self.lint_tab, "lint", workers.lint, self.session, message.path)
 
-    def on_key(self, event: object) -> None:
-        key = getattr(event, "key", "")
-        if self.main.query_one(TabbedContent).active != "refine":
+    async def on_open_conversation(self, message: OpenConversation) -> None:
+        if self.dirty:  # never replace unsaved work
+            self.notify("unsaved changes: save first (ctrl+s)", severity="warning")
             return
-        actions = {
-            "a": self.action_accept,
-            "e": self.action_edit_candidate,
-            "x": self.action_reject,
-            "u": self.action_undo,
-        }
-        if key in actions:
-            actions[key]()
+        await self.show_conversation(message.conversation, message.path, message.label)
+        self._show_tab("author", self.editor.focus_scored)
 
     # -- actions ----------------------------------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        """Show ``tab`` with the focus on its main widget (a focused widget on the tab left behind
+        would pull its tab back)."""
+        if tab == "author":
+            self._show_tab(tab, self.editor.focus_scored)
+            return
+        pane = self.tabs.get_pane(tab)
+        self._show_tab(tab, pane.query_one(FOCUS[tab]).focus)
+
+    def action_next_tab(self, step: int) -> None:
+        self.action_show_tab(TABS[(TABS.index(self.tabs.active) + step) % len(TABS)])
+
+    def _show_tab(self, tab: str, focus: Callable[[], object]) -> None:
+        """Switch tabs and move the focus there (a focused editor would pull its own tab back)."""
+        self.tabs.active = tab
+        focus()
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        if isinstance(self.screen, HelpScreen):  # F1 again closes it (the app's F1 comes first)
+            self.screen.dismiss()
+        elif len(self.screen_stack) == 1:
+            self.push_screen(HelpScreen())
 
     @while_open
     def action_score(self) -> None:
         if self.session is None:
             return
-        panel = self.main.query_one(ScorePanel)
-        panel.set_status(f"scoring revision {self.revision}…")
-        self.score_worker(self.conversation(), self.revision)
-
-    def _show_tab(self, tab: str, focus: str) -> None:
-        """Switch tabs and move the focus there (a focused editor would pull its own tab back)."""
-        self.main.query_one(TabbedContent).active = tab
-        self.main.query_one(focus).focus()
+        self.panel.set_status(f"scoring revision {self.revision}…")
+        workers.start(self, "score", workers.score, self.session, self.conversation(), self.revision)
 
     def action_explain(self) -> None:
         if self.session is None:
             return
-        method = str(self.main.query_one("#method", Select).value)
-        granularity = str(self.main.query_one("#granularity", Select).value)
-        self._show_tab("explain", "#spans")
-        self.main.query_one("#heatmap", Static).update(f"explaining with {method} over {granularity}s…")
-        self.explain_worker(self.conversation(), method, granularity)
+        tab = self.explain_tab
+        self._show_tab("explain", tab.query_one("#spans").focus)
+        tab.waiting()
+        workers.start(tab, "explain", workers.explain, self.session, self.conversation(), tab.method, tab.granularity)
 
     def action_refine(self, iterations: int) -> None:
         if self.session is None:
             return
-        self._show_tab("refine", "#candidates")
-        self.drop_candidates()
-        self.candidates_context = self.prompt_context()
-        self.refine_worker(self.conversation(), iterations)
+        self._show_tab("refine", self.refine_tab.query_one("#candidates").focus)
+        percentile = self.last_view.placement.percentile if self.last_view and self.last_view.placement else None
+        self.refine_tab.begin(self.editor.context(), self.scored_text(), percentile)
+        workers.start(self.refine_tab, "refine", workers.refine, self.session, self.conversation(), iterations)
+
+    def action_compare(self) -> None:
+        if self.session is None or not self.history.versions:
+            return
+        if not self.compare_tab.compare(self.session, self.conversation(), self.history.texts):
+            self.notify("nothing to compare yet: edit the prompt or accept a suggestion", severity="warning")
+            return
+        self._show_tab("compare", self.compare_tab.query_one("#comparison-scroll").focus)
+
+    def action_verify(self) -> None:
+        if self.session is None or not self.history.versions:
+            return
+        current = self.conversation()
+        original = Conversation((*current.messages[:-1], Message("user", self.history.versions[0].text)))
+        if original == current:
+            self.notify("nothing to verify yet: edit the prompt or accept a suggestion", severity="warning")
+            return
+        self._show_tab("compare", self.compare_tab.query_one("#comparison-scroll").focus)
+        self.compare_tab.verify(self.session, original, current)
+
+    def action_undo(self) -> None:
+        text = self.history.undo()
+        if text is None:
+            self.notify("no earlier version", severity="warning")
+            return
+        self.set_user_text(text)
+
+    # -- files ------------------------------------------------------------------------------------
+    def action_open(self) -> None:
+        if len(self.screen_stack) > 1:  # ctrl+o (a priority key) inside a dialog: not another dialog
+            return
+        if self.dirty:
+            self.notify("unsaved changes: save first (ctrl+s)", severity="warning")
+            return
+        self.push_screen(OpenDialog(self._browse), self._open_path)
+
+    async def _open_path(self, path: Path | None) -> None:
+        if path is None:
+            return
+        self._browse = path.resolve().parent
+        try:
+            prompts = read_prompts(path)
+        except EvalRefineError as exc:
+            self.fail("open", str(exc))
+            return
+
+        async def pick(index: int | None) -> None:
+            if index is not None:
+                chosen = prompts[index]
+                await self.show_conversation(chosen.conversation, chosen.path, chosen.label)
+                self.notify(f"opened {chosen.label}", markup=False)
+                self._show_tab("author", self.editor.focus_scored)
+
+        if len(prompts) == 1:
+            await pick(0)
+        else:
+            self.push_screen(PromptPicker(path, prompts), pick)
+
+    def action_save_as(self) -> None:
+        if len(self.screen_stack) > 1:
+            return
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.path = Path(path)
+                self.show_title(None)
+                self.action_save()
+
+        self.push_screen(SaveAs(), chosen)
+
+    def action_save(self) -> None:
+        if self.path is None:
+            self.action_save_as()
+            return
+        try:  # a prompt ends with the user turn whose reply is scored: a file of any other shape could not be read back
+            conversation = validate_conversation(self.editor.conversation(), str(self.path))
+            write_prompt(self.path, conversation)  # keeps the file's other fields and line endings
+        except EvalRefineError as exc:  # e.g. a .txt file cannot hold a system prompt: nothing is written
+            self.fail("save", str(exc))
+            return
+        self.editor.mark_saved()
+        self.notify(f"saved {self.path}", markup=False)
+
+    async def action_quit(self) -> None:
+        if not self.dirty:
+            self.exit()
+            return
+
+        def decide(choice: str | None) -> None:
+            if choice == "save":
+                self.action_save()
+                if not self.dirty:
+                    self.exit()
+            elif choice == "discard":
+                self.exit()
+
+        self.push_screen(ConfirmQuit(), decide)
 
 
 def run(settings: Settings, path: Path | None) -> None:

@@ -1,10 +1,7 @@
-"""The app's common base: widget lookups that go to the main screen.
-
-Textual's ``App.query_one`` searches the *current* screen. Workers finish (and debounce timers
-fire) whenever they like, including while the help or quit dialog is on top, so every lookup of the
-editor, tables and panels goes through :attr:`MainScreenApp.main` instead. And they may finish
-while the app is closing, after its screens are gone: handlers of such late results are wrapped in
-:func:`while_open`, which drops them.
+"""Late results: workers finish (and debounce timers fire) whenever they like, including while the
+app is closing, after its screens are gone. The app's handlers of such results are wrapped in
+:func:`while_open`, which drops them. (The widgets are held by reference, never looked up on the
+current screen, so a result that lands while a dialog is open updates the main screen.)
 """
 
 from __future__ import annotations
@@ -14,26 +11,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from textual.app import App
-from textual.screen import Screen
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def while_open(handler: F) -> F:
-    """Run ``handler`` only while the app still has its screens (not during shutdown)."""
+    """Run ``handler`` only while the app runs and has its screens (not during shutdown)."""
 
     @functools.wraps(handler)
     def guarded(self: App[None], *args: Any, **kwargs: Any) -> Any:
-        if not self.screen_stack:
+        if not self.screen_stack or not self.is_running:  # closing: its widgets may already be gone
             return None
         return handler(self, *args, **kwargs)
 
     return guarded  # type: ignore[return-value]
-
-
-class MainScreenApp(App[None]):
-    @property
-    def main(self) -> Screen[object]:
-        """The screen the app composed (bottom of the stack), whatever dialog is showing."""
-        stack = self.screen_stack
-        return stack[0] if stack else self.screen

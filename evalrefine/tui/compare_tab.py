@@ -1,81 +1,76 @@
 """The Compare tab: every version side by side (F6), and whether the difference holds up in
-sampled rollouts (F7, ``evalrefine verify``)."""
+sampled rollouts (F7, ``evalrefine verify``). The tab runs both as its own workers and keeps the
+last result of each."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static, TabPane
 
 from evalrefine.core.compare import Comparison
 from evalrefine.core.conversation import Conversation, Message
-from evalrefine.core.refine import Version
 from evalrefine.core.session import Session
 from evalrefine.core.verify import VerifyProgress, VerifyReport
-from evalrefine.tui.base import while_open
+from evalrefine.tui import workers
 from evalrefine.tui.messages import Compared, Verified
-from evalrefine.tui.workers import WorkersMixin
 
 
-class CompareMixin(WorkersMixin):
-    session: Session | None
-    versions: list[Version]
-    last_comparison: Comparison | None
-    last_verification: VerifyReport | None
+def variants(scored: Conversation, texts: list[str]) -> list[tuple[str, Conversation]]:
+    """The original, every accepted version and the editor's text now, each text once, each in the
+    editor's conversation (only the scored turn differs)."""
+    named = [("original", texts[0]), *((f"version {i}", t) for i, t in enumerate(texts[1:], start=1))]
+    named.append(("current", scored.messages[-1].content))
+    seen: dict[str, str] = {}
+    for name, text in named:
+        seen[text] = name  # first place, latest name: an unchanged current text shows as "current"
+    return [(name, Conversation((*scored.messages[:-1], Message("user", t)))) for t, name in seen.items()]
 
-    def conversation(self) -> Conversation:
-        raise NotImplementedError
 
-    def _show_tab(self, tab: str, focus: str) -> None:
-        raise NotImplementedError
+class CompareTab(TabPane):
+    def __init__(self) -> None:
+        super().__init__("Compare", id="compare")
+        self.last_comparison: Comparison | None = None
+        self.last_verification: VerifyReport | None = None
+        self._sentences: tuple[str, ...] = ()
 
-    @while_open
+    def compose(self) -> ComposeResult:
+        yield VerticalScroll(
+            Static("F6 compares the original with the current version", id="comparison"),
+            Static("F7 samples rollouts of both and checks the difference holds up", id="verification"),
+            id="comparison-scroll",
+        )
+
+    def compare(self, session: Session, scored: Conversation, texts: list[str]) -> bool:
+        """Score every version (``False``: there is only one text, nothing to compare)."""
+        named = variants(scored, texts)
+        if len(named) < 2:
+            return False
+        self._sentences = session.shown
+        self.query_one("#comparison", Static).update(f"scoring {len(named)} versions…")
+        workers.start(self, "compare", workers.compare, session, named)
+        return True
+
+    def verify(self, session: Session, original: Conversation, current: Conversation) -> None:
+        """Rollouts of the original and the current text: does the improvement hold in what the model writes?"""
+        k = session.settings.rollouts.count or 8
+        self.query_one("#verification", Static).update(f"sampling {k} rollouts of each version…")
+        workers.start(self, "verify", workers.verify, session, original, current)
+
     def on_compared(self, message: Compared) -> None:
         from evalrefine.render.compare import comparison_view
 
-        assert self.session is not None
+        message.stop()
         self.last_comparison = message.comparison
-        self.main.query_one("#comparison", Static).update(
-            comparison_view(message.comparison, self.session.settings.monitor.sentences)
-        )
+        self.query_one("#comparison", Static).update(comparison_view(message.comparison, list(self._sentences)))
 
-    @while_open
     def on_verified(self, message: Verified) -> None:
         from evalrefine.render.verify import verify_view
 
-        panel, step = self.main.query_one("#verification", Static), message.step
+        message.stop()
+        panel, step = self.query_one("#verification", Static), message.step
         if isinstance(step, VerifyProgress):
             panel.update(f"sampling: {step.arm}, rollout {step.done} of {step.total}…")
             return
         self.last_verification = step
         panel.update(verify_view(step))
-
-    def action_verify(self) -> None:
-        """Rollouts of the original and the current text: does the improvement hold in what the model writes?"""
-        if self.session is None or not self.versions:
-            return
-        current = self.conversation()
-        original = Conversation((*current.messages[:-1], Message("user", self.versions[0].text)))
-        if original == current:
-            self.notify("nothing to verify yet: edit the prompt or accept a suggestion", severity="warning")
-            return
-        self._show_tab("compare", "#comparison-scroll")
-        k = self.session.settings.rollouts.count or 8
-        self.main.query_one("#verification", Static).update(f"sampling {k} rollouts of each version…")
-        self.verify_worker(original, current)
-
-    def action_compare(self) -> None:
-        if self.session is None or not self.versions:
-            return
-        current = self.conversation()
-        self._show_tab("compare", "#comparison-scroll")
-        # The original, every accepted version, and the editor's text now (each text once).
-        named = [("original", self.versions[0].text)]
-        named += [(f"version {i}", v.text) for i, v in enumerate(self.versions[1:], start=1)]
-        named.append(("current", current.messages[-1].content))
-        seen: dict[str, str] = {}
-        for name, text in named:
-            seen[text] = name  # first place, latest name: an unchanged current text shows as "current"
-        variants = [(name, Conversation((*current.messages[:-1], Message("user", t)))) for t, name in seen.items()]
-        if len(variants) < 2:
-            self.notify("nothing to compare yet: edit the prompt or accept a suggestion", severity="warning")
-            return
-        self.compare_worker(variants)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -11,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Static
+from textual.widgets import Button, Label, Markdown, Static
 
 from evalrefine.core.compare import word_diff
 from evalrefine.core.session import ScoreView, Session
@@ -82,23 +81,30 @@ class ScorePanel(VerticalScroll):
 HELP = """\
 # evalrefine
 
-Edit the prompt on the **Author** tab: it is re-scored as you type (in the background).
+Edit the prompt on the **Author** tab: every turn of the conversation, in order. The monitor scores
+the model's reply to the **last user turn** (marked "scored"); it is re-scored as you type.
 
 | key | what |
 |---|---|
+| ctrl+n | a new turn after this one |
+| ctrl+r | switch this turn between user and assistant |
+| alt+↑ / alt+↓ | move this turn up / down |
+| ctrl+delete | remove this turn |
 | F2 | score now |
 | F3 | explain: which spans make it read like a test (Explain tab) |
-| F4 | one refine step: rewrite candidates (Refine tab) |
+| F4 | one refine step: rewrite candidates for the scored turn (Refine tab) |
 | F5 | the whole refine loop, until the target percentile |
-| F6 | compare the original and the current version (Compare tab) |
+| F6 | compare the original and every version (Compare tab) |
 | F7 | verify: sample rollouts of both and test the difference (Compare tab) |
-| ctrl+o | open a prompt file |
-| ctrl+s | save |
+| alt+1 … alt+6 | Author, Explain, Refine, History, Compare, Lint (ctrl+page down/up: next/previous tab) |
+| ctrl+o | open a prompt file (txt, md, json, jsonl, yaml, Inspect .eval logs) |
+| ctrl+s | save (every turn; a log or dataset record asks where) |
+| ctrl+p | every command, searchable |
 | ctrl+q | quit (asks if there are unsaved changes) |
 | F1 | this help |
 
 On the **Refine** tab: `enter` previews a candidate, `a` accepts it, `e` accepts it and opens the
-editor to change it, `x` rejects it, `u` goes back one version.
+editor to change it, `x` rejects it, `u` goes back one version (also on the **History** tab).
 On the **Lint** tab: type a directory, press enter, then `enter` on a row opens that prompt.
 """
 
@@ -129,26 +135,3 @@ class ConfirmQuit(ModalScreen[str]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "cancel")
-
-
-class OpenFile(ModalScreen[str | None]):
-    """Ask for a prompt file's path (to open, or to save to)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Cancel")]
-
-    def __init__(self, question: str = "Open a prompt file (.txt, .md, .json, .jsonl):") -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Grid(id="open"):
-            yield Label(self.question)
-            yield Input(placeholder="path/to/prompt.txt", id="open-path")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
-
-
-def sparkline_values(values: Sequence[float]) -> list[float]:
-    """Sparkline data: Textual's Sparkline needs at least one value."""
-    return list(values) or [0.0]

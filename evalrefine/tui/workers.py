@@ -1,17 +1,24 @@
-"""The TUI's thread workers: each runs one core operation through the Session and posts its
-results back as typed messages. ``exclusive=True`` cancels stale work of the same group (a newer
-edit, a second refine); long loops get the worker's own cancel event."""
+"""The TUI's background work: each function runs one core operation through the Session in a thread
+worker and posts its results, as typed messages, to the widget that shows them.
+
+:func:`start` runs a job as an ``exclusive`` thread worker of that widget: a newer job of the same
+group cancels the stale one (a newer edit, a second refine), and long loops get the worker's own
+cancel event. Posting from a thread is safe in Textual; typing never waits for the model.
+"""
 
 from __future__ import annotations
 
-from textual import work
+from collections.abc import Callable
+from functools import partial
+
+from textual.dom import DOMNode
+from textual.message import Message
 from textual.worker import get_current_worker
 
 from evalrefine.config import Settings
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.session import Session
 from evalrefine.errors import EvalRefineError
-from evalrefine.tui.base import MainScreenApp
 from evalrefine.tui.messages import (
     Compared,
     Explained,
@@ -23,74 +30,63 @@ from evalrefine.tui.messages import (
     WorkFailed,
 )
 
+Post = Callable[[Message], object]
 
-class WorkersMixin(MainScreenApp):
-    settings: Settings
-    session: Session | None
 
-    def load_factory(self, settings: Settings) -> Session:
-        raise NotImplementedError
+def start(node: DOMNode, group: str, job: Callable[..., None], *args: object) -> None:
+    """Run ``job(node.post_message, *args)`` as ``node``'s exclusive thread worker of ``group``."""
+    node.run_worker(partial(job, node.post_message, *args), thread=True, exclusive=True, group=group, name=group)
 
-    @work(thread=True, exclusive=True, group="load")
-    def load_session(self) -> None:
-        try:
-            self.post_message(SessionReady(self.load_factory(self.settings)))
-        except EvalRefineError as exc:
-            self.post_message(WorkFailed("loading the model", str(exc)))
 
-    @work(thread=True, exclusive=True, group="score")
-    def score_worker(self, conversation: Conversation, revision: int) -> None:
-        assert self.session is not None
-        try:
-            view = self.session.score(conversation)
-        except EvalRefineError as exc:
-            self.post_message(WorkFailed("scoring", str(exc)))
-            return
+def _failed(post: Post, what: str, job: Callable[[], object]) -> None:
+    try:
+        job()
+    except EvalRefineError as exc:
+        post(WorkFailed(what, str(exc)))
+
+
+def load(post: Post, factory: Callable[[Settings], Session], settings: Settings) -> None:
+    _failed(post, "loading the model", lambda: post(SessionReady(factory(settings))))
+
+
+def score(post: Post, session: Session, conversation: Conversation, revision: int) -> None:
+    def job() -> None:
+        view = session.score(conversation)
         if not get_current_worker().is_cancelled:
-            self.post_message(Scored(view, revision))
+            post(Scored(view, revision))
 
-    @work(thread=True, exclusive=True, group="explain")
-    def explain_worker(self, conversation: Conversation, method: str, granularity: str) -> None:
-        assert self.session is not None
-        try:
-            self.post_message(Explained(self.session.explain(conversation, method, granularity), conversation))
-        except EvalRefineError as exc:
-            self.post_message(WorkFailed("explain", str(exc)))
+    _failed(post, "scoring", job)
 
-    @work(thread=True, exclusive=True, group="refine")
-    def refine_worker(self, conversation: Conversation, iterations: int) -> None:
-        assert self.session is not None
-        cancel = get_current_worker().cancelled_event
-        try:
-            for event in self.session.refine(conversation, (), self.session.refine_config(iterations), cancel):
-                self.post_message(RefineProgress(event))
-        except EvalRefineError as exc:
-            self.post_message(WorkFailed("refine", str(exc)))
 
-    @work(thread=True, exclusive=True, group="compare")
-    def compare_worker(self, variants: list[tuple[str, Conversation]]) -> None:
-        assert self.session is not None
-        try:
-            self.post_message(Compared(self.session.compare(variants)))
-        except EvalRefineError as exc:
-            self.post_message(WorkFailed("compare", str(exc)))
+def explain(post: Post, session: Session, conversation: Conversation, method: str, granularity: str) -> None:
+    _failed(post, "explain", lambda: post(Explained(session.explain(conversation, method, granularity), conversation)))
 
-    @work(thread=True, exclusive=True, group="verify")
-    def verify_worker(self, original: Conversation, current: Conversation) -> None:
-        assert self.session is not None
-        cancel = get_current_worker().cancelled_event
-        try:
-            for step in self.session.verify(original, current, cancel):
-                self.post_message(Verified(step))
-        except EvalRefineError as exc:
-            self.post_message(WorkFailed("verify", str(exc)))
 
-    @work(thread=True, exclusive=True, group="lint")
-    def lint_worker(self, path: str) -> None:
-        assert self.session is not None
-        cancel = get_current_worker().cancelled_event
-        try:
-            for event in self.session.lint(path, cancel):
-                self.post_message(LintProgress(event))
-        except EvalRefineError as exc:
-            self.post_message(WorkFailed("lint", str(exc)))
+def refine(post: Post, session: Session, conversation: Conversation, iterations: int) -> None:
+    def job() -> None:
+        for event in session.refine(
+            conversation, (), session.refine_config(iterations), get_current_worker().cancelled_event
+        ):
+            post(RefineProgress(event))
+
+    _failed(post, "refine", job)
+
+
+def compare(post: Post, session: Session, variants: list[tuple[str, Conversation]]) -> None:
+    _failed(post, "compare", lambda: post(Compared(session.compare(variants))))
+
+
+def verify(post: Post, session: Session, original: Conversation, current: Conversation) -> None:
+    def job() -> None:
+        for step in session.verify(original, current, get_current_worker().cancelled_event):
+            post(Verified(step))
+
+    _failed(post, "verify", job)
+
+
+def lint(post: Post, session: Session, path: str) -> None:
+    def job() -> None:
+        for event in session.lint([path], get_current_worker().cancelled_event):
+            post(LintProgress(event))
+
+    _failed(post, "lint", job)

@@ -1,5 +1,6 @@
-"""The TUI in a real terminal (tmux): open a multi-turn chat file, type, save, quit; the file keeps
-every turn and field (issue 17: the TUI never loses or misplaces text)."""
+"""The TUI in a real terminal (tmux): open a multi-turn chat file, see every turn at 80x24, switch
+tabs, type, save, quit; the file keeps every turn and field (issue 17: the TUI never loses or
+misplaces text)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,14 @@ def test_multi_turn_save_in_a_real_terminal(tmp_path: Path) -> None:
     command = f"{env} {sys.executable} -m evalrefine.cli.main tui {path} --model {model}"
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
     try:
-        wait_for(session, "original")  # the headline bar: scored, at 80x24
+        screen = wait_for(session, "original")  # the headline bar: scored, at 80x24
+        # Every turn is on screen at 80x24, the scored one marked, and the keys that matter in the footer.
+        for needle in ("Be brief.", "hi there", "Hello! How can I help?", "scored here", "^q Quit", "f1 Help"):
+            assert needle in screen, f"{needle!r} is not on the 80x24 screen:\n{screen}"
+        tmux("send-keys", "-t", session, "C-PageDown")  # next tab, a key every terminal sends
+        wait_for(session, "F3 explains")
+        tmux("send-keys", "-t", session, "C-PageUp")  # back: the focus returns to the scored turn
+        wait_for(session, "ctrl+n new")
         tmux("send-keys", "-t", session, "-l", "Honestly, ")
         time.sleep(0.5)
         tmux("send-keys", "-t", session, "C-s")
