@@ -12,47 +12,23 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from evalrefine.cli.options import Flags
 from evalrefine.config import Settings, load_settings
 from evalrefine.core.batch import PromptFailed, PromptScored, score_records
 from evalrefine.core.conversation import Conversation, conversation_from_stdin, load_conversation
 from evalrefine.core.monitor import StartOfCotMonitor
 from evalrefine.core.prompt_sets import PromptRecord
 from evalrefine.core.protocols import ScoringBackend
-from evalrefine.core.reference import Reference, ReferenceStore
+from evalrefine.core.reference import Reference
 from evalrefine.core.score_cache import ScoreCache
-from evalrefine.core.session import Session
+from evalrefine.core.session import Session, reference_store
 from evalrefine.errors import InputError
 
 err_console = Console(stderr=True, highlight=False)
 
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="'embedded', a model directory, a .gguf file or a hub id.")
-]
-SentenceOpt = Annotated[
-    list[str] | None, typer.Option("--sentence", "-s", help="Eval-aware sentence to force (repeatable).")
-]
-OpenerOpt = Annotated[
-    str | None,
-    typer.Option("--cot-opener", help="Text that opens the reasoning (default: detected from the chat template)."),
-]
-SystemOpt = Annotated[str | None, typer.Option("--system", help="System prompt to put before the conversation.")]
-ServerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--server", help="Score through this OpenAI-compatible server (base URL); --model is the served name."
-    ),
-]
-TokenizerOpt = Annotated[
-    str | None, typer.Option("--tokenizer", help="With --server: local tokenizer (dir, .gguf, embedded).")
-]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or mps.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 TargetOpt = Annotated[
     float | None,
     typer.Option("--target", help="Pass when at or below this percentile of real traffic (default 50: the median)."),
-]
-ReferenceOpt = Annotated[
-    str | None, typer.Option("--reference", help="Reference set to place scores in (default: the matching one).")
 ]
 
 
@@ -62,21 +38,17 @@ def _unescape(text: str) -> str:
 
 
 def build_settings(
-    model: str | None = None,
-    sentences: Sequence[str] | None = None,
-    opener: str | None = None,
-    device: str | None = None,
-    reference: str | None = None,
+    flags: Flags | None = None,
     target: float | None = None,
-    server: str | None = None,
-    tokenizer: str | None = None,
     rollouts: Mapping[str, object] | None = None,
 ) -> Settings:
     """Settings with the command-line flags on top (sources are deep-merged by pydantic-settings);
     ``rollouts`` holds the ``--rollouts/--seed/--max-new-tokens/--judge`` flags (``None`` = unset)."""
+    flags = flags or Flags()
+    sentences, opener, reference = flags.sentence, flags.cot_opener, flags.reference
     overrides: dict[str, dict[str, object]] = {}
-    flags = {"name": model, "device": device, "server": server, "tokenizer": tokenizer}
-    model_flags: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
+    given = {"name": flags.model, "device": flags.device, "server": flags.server, "tokenizer": flags.tokenizer}
+    model_flags: dict[str, object] = {k: v for k, v in given.items() if v is not None}
     if model_flags:
         overrides["model"] = model_flags
     monitor_flags: dict[str, object] = {}
@@ -92,7 +64,7 @@ def build_settings(
     }
     if calibration:
         overrides["calibration"] = calibration
-    rollout_flags = {k: v for k, v in (rollouts or {}).items() if v is not None}
+    rollout_flags = {**flags.rollout_settings, **{k: v for k, v in (rollouts or {}).items() if v is not None}}
     if rollout_flags:
         overrides["rollouts"] = rollout_flags
     return load_settings(**overrides)
@@ -123,28 +95,34 @@ def read_prompt(file: str, system: str | None) -> Conversation:
     return load_conversation(Path(file), system)
 
 
-def reference_store(settings: Settings) -> ReferenceStore:
-    shipped = Path(__file__).resolve().parents[1] / "references"
-    return ReferenceStore(settings.data_dir / "references", sorted(shipped.glob("*.json")))
-
-
 def find_reference(settings: Settings, monitor: StartOfCotMonitor) -> Reference | None:
     """The reference to place scores in; when none matches but one was built on the same weights
     under another identity (a template date, an opener), say so rather than silently showing raw scores."""
+    return reference_for_identity(settings, monitor.identity, monitor.model_fingerprint)
+
+
+def reference_for_identity(settings: Settings, identity: Mapping[str, str], fingerprint: str) -> Reference | None:
+    """:func:`find_reference` from a monitor identity alone (e.g. one stored in the score cache)."""
     store = reference_store(settings)
-    identity = monitor.identity
-    found = store.for_fingerprint(monitor.model_fingerprint, settings.calibration.reference, identity)
+    found = store.for_fingerprint(fingerprint, settings.calibration.reference, identity)
     if found is None:
-        for ref, why in store.near_misses(monitor.model_fingerprint, identity):
+        for ref, why in store.near_misses(fingerprint, identity):
             err_console.print(f"warning: reference {ref.name!r} not used: {why}", markup=False, highlight=False)
     return found
 
 
+def monitor_sentences(settings: Settings, extra: Sequence[str] = ()) -> list[str]:
+    """The configured sentences, then ``extra`` ones (joint sentences, a reference's needs), once each."""
+    return list(dict.fromkeys([*settings.monitor.sentences, *extra]))
+
+
 def monitor_for(backend: ScoringBackend, settings: Settings, extra: Sequence[str] = ()) -> StartOfCotMonitor:
-    """A monitor over the configured sentences, then ``extra`` ones (joint sentences, a reference's needs)."""
-    sentences = list(dict.fromkeys([*settings.monitor.sentences, *extra]))
+    """A monitor over :func:`monitor_sentences`."""
     return StartOfCotMonitor(
-        backend, sentences, settings.monitor.cot_opener, template_date=settings.monitor.template_date
+        backend,
+        monitor_sentences(settings, extra),
+        settings.monitor.cot_opener,
+        template_date=settings.monitor.template_date,
     )
 
 

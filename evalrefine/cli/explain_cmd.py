@@ -9,40 +9,26 @@ import typer
 from rich.console import Console
 
 from evalrefine.cli.common import (
-    DeviceOpt,
-    JsonOpt,
-    ModelOpt,
-    OpenerOpt,
-    ReferenceOpt,
-    SentenceOpt,
-    ServerOpt,
-    SystemOpt,
-    TokenizerOpt,
     build_settings,
     open_cli_session,
     read_prompt,
 )
+from evalrefine.cli.options import Flags, shared_flags
 from evalrefine.core.attribution.base import Attribution
 from evalrefine.core.conversation import Conversation
 
 
+@shared_flags()
 def explain_command(
     file: Annotated[str, typer.Argument(help="Prompt file (as for score) or - for stdin.")],
     method: Annotated[
         str, typer.Option("--method", help="loo (exact), ablation (many spans) or gradient (fast).")
     ] = "loo",
     granularity: Annotated[str, typer.Option("--granularity", help="sentence, clause or word.")] = "sentence",
-    system: SystemOpt = None,
-    sentence: SentenceOpt = None,
-    model: ModelOpt = None,
-    cot_opener: OpenerOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
-    reference: ReferenceOpt = None,
     top: Annotated[int, typer.Option("--top", help="How many spans to list.")] = 5,
     no_check: Annotated[bool, typer.Option("--no-check", help="Skip the deletion-curve faithfulness check.")] = False,
-    as_json: JsonOpt = False,
+    *,
+    flags: Flags,
 ) -> None:
     """Which spans raise the probability that the model calls this a test (a heatmap, top spans and a
     faithfulness check). With one --sentence, that sentence's log P; with none, the joint score."""
@@ -54,12 +40,12 @@ def explain_command(
         raise InputError(f"unknown --method {method!r}", f"use one of {', '.join(METHODS)}")
     if granularity not in GRANULARITIES:
         raise InputError(f"unknown --granularity {granularity!r}", f"use one of {', '.join(GRANULARITIES)}")
-    settings = build_settings(model, sentence, cot_opener, device, reference, server=server, tokenizer=tokenizer)
-    conversation = read_prompt(file, system)
-    session = open_cli_session(settings, quiet=as_json)
+    settings = build_settings(flags)
+    conversation = read_prompt(file, flags.system)
+    session = open_cli_session(settings, quiet=flags.as_json)
     with Console(stderr=True).status(f"Attributing with {method}…"):
         result = session.explain(conversation, method, granularity, check=not no_check)
-    if as_json:
+    if flags.as_json:
         typer.echo(json.dumps(attribution_dict(result, conversation, granularity)))
         return
     from evalrefine.render.explain import explanation

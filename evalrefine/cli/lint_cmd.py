@@ -10,40 +10,42 @@ import json
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from evalrefine.backends.factories import judge_for, sampler_for
 from evalrefine.cli.common import (
-    DeviceOpt,
-    ModelOpt,
-    OpenerOpt,
-    ReferenceOpt,
-    SentenceOpt,
-    ServerOpt,
-    TokenizerOpt,
     build_settings,
     err_console,
     find_reference,
     load_model,
     monitor_for,
+    monitor_sentences,
+    reference_for_identity,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.cli.options import Flags, shared_flags
 from evalrefine.core.lint.discovery import lint_root
 from evalrefine.core.lint.gather import gather
 from evalrefine.core.lint.rollout_check import RolloutsChecked
-from evalrefine.core.lint.run import LintEvent, LintFinished, LintReport, Scored, Threshold, lint
+from evalrefine.core.lint.run import DeferredMonitor, LintEvent, LintFinished, LintReport, Scored, Threshold, lint
 from evalrefine.errors import InputError
 
-FORMATS = ("table", "json", "sarif", "junit")
+if TYPE_CHECKING:
+    from evalrefine.config import Settings
+    from evalrefine.core.monitor import StartOfCotMonitor
+    from evalrefine.core.reference import Reference
+    from evalrefine.core.score_cache import ScoreCache
+
+FORMATS = ("table", "json", "sarif", "junit", "html")
 
 
+@shared_flags(formats=FORMATS, rollouts=True)
 def lint_command(
     paths: Annotated[list[str] | None, typer.Argument(help="Files, dirs, globs or Inspect logs to lint.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, sarif or junit.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here.")] = None,
     threshold: Annotated[
         str | None,
@@ -83,17 +85,11 @@ def lint_command(
     cache_file: Annotated[
         Path | None, typer.Option("--cache", help="Score cache (SQLite); default CACHE_DIR/scores.sqlite.")
     ] = None,
-    sentence: SentenceOpt = None,
-    model: ModelOpt = None,
-    cot_opener: OpenerOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
-    reference: ReferenceOpt = None,
-    rollouts: RolloutsOpt = None,
-    seed: SeedOpt = None,
-    max_new_tokens: MaxTokensOpt = None,
-    judge: JudgeOpt = None,
+    html_heatmaps: Annotated[
+        int, typer.Option("--html-heatmaps", help="With --format html: explain the N worst prompts (0: none).")
+    ] = 10,
+    *,
+    flags: Flags,
 ) -> None:
     """Score every prompt in an eval repository and report the ones that look like tests.
     With --rollouts K, also sample K rollouts of each prompt: a prompt whose rollouts say it is a
@@ -101,14 +97,14 @@ def lint_command(
     from evalrefine import __version__
     from evalrefine.core.score_cache import ScoreCache
 
-    if fmt not in FORMATS:
-        raise InputError(f"unknown --format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    fmt = flags.format
+    if fmt == "table" and output is not None and output.suffix.lower() in (".html", ".htm"):
+        fmt = "html"  # -o report.html alone asks for the page
+    if html_heatmaps < 0:
+        raise InputError(f"--html-heatmaps {html_heatmaps} is negative", "give a count, e.g. 10, or 0 for none")
     if write and not fix:
         raise InputError("--write patches the fixes in place", "give --fix --write")
-    flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
-    settings = build_settings(
-        model, sentence, cot_opener, device, reference, server=server, tokenizer=tokenizer, rollouts=flags
-    )
+    settings = build_settings(flags)
     cfg = settings.lint
     limit = Threshold.parse(threshold or cfg.threshold)
     if not paths and not inspect_task:
@@ -120,26 +116,32 @@ def lint_command(
         text_field or cfg.text_fields,
         inspect_task or [],
     )
+    if flags.system is not None:  # --system goes first in every prompt that has none of its own
+        prompts = [
+            p if p.conversation.system else replace(p, conversation=p.conversation.with_system(flags.system))
+            for p in prompts
+        ]
     quiet = fmt != "table" and output is None
     verbal = judge_for(settings) if settings.rollouts.count > 0 else None  # a bad --judge fails early
-    backend = load_model(settings, quiet=quiet)
-    ref = find_reference(settings, monitor_for(backend, settings))
-    monitor = monitor_for(backend, settings, ref.required_sentences() if ref else ())
     cache = None if no_cache else ScoreCache(cache_file or settings.cache_dir / "scores.sqlite")
+    monitor, ref = _open_monitor(settings, cache, quiet, lazy=verbal is None)
     cancel = threading.Event()
     check = None
     if verbal is not None:
         from evalrefine.core.lint.rollout_check import RolloutCheck
 
         rs = settings.rollouts
-        check = RolloutCheck(sampler_for(backend, rs), verbal, rs.count, rs.seed, rs.max_new_tokens)
+        live = monitor.load() if isinstance(monitor, DeferredMonitor) else monitor
+        check = RolloutCheck(sampler_for(live.backend, rs), verbal, rs.count, rs.seed, rs.max_new_tokens)
     events = lint(prompts, problems, skipped, monitor, limit, ref, cache, baseline, cfg.batch_size, cancel, check)
     report = _run_with_progress(events, cancel, quiet=False)  # progress goes to stderr: a report on stdout is safe
     if cache is not None:
         for warning in cache.warnings:  # a corrupt or read-only cache was set aside; the run went on
             err_console.print(f"warning: {warning}", markup=False)
         cache.close()
-    text = _render(report, fmt, __version__)
+    text = (
+        _html(report, monitor, ref, html_heatmaps, __version__) if fmt == "html" else _render(report, fmt, __version__)
+    )
     if output is not None:
         output.write_text(text, encoding="utf-8")
         err_console.print(f"wrote {output}")
@@ -154,8 +156,45 @@ def lint_command(
         from evalrefine.cli.lint_fix import fix_findings
 
         roots = [lint_root(Path(p)) for p in paths or () if Path(p).exists()]  # writes stay inside what was named
-        fix_findings(report, monitor, ref, settings, fix_dir, write, roots=roots or None)
+        live = monitor.load() if isinstance(monitor, DeferredMonitor) else monitor  # a warm run loads it here
+        fix_findings(report, live, ref, settings, fix_dir, write, roots=roots or None)
     raise typer.Exit(report.exit_code)
+
+
+def _open_monitor(
+    settings: Settings, cache: ScoreCache | None, quiet: bool, lazy: bool
+) -> tuple[StartOfCotMonitor | DeferredMonitor, Reference | None]:
+    """The monitor and its reference. When the cache knows this model's identity (stored under the
+    stamps of its files and settings, see :mod:`evalrefine.backends.stamps`) and ``lazy``, a deferred
+    monitor: a re-lint whose scores are all cached then loads no model and imports no torch."""
+    from evalrefine.backends.stamps import identity_stamp
+
+    stamp = identity_stamp(settings) if cache is not None else None
+    known = cache.get_identity(stamp) if cache is not None and stamp is not None and lazy else None
+
+    def remember(monitor: StartOfCotMonitor) -> StartOfCotMonitor:
+        key = stamp or identity_stamp(settings)  # a GGUF converted by this load is stamped now
+        if cache is not None and key is not None:
+            cache.put_identity(key, monitor.identity, monitor.model_fingerprint)
+        return monitor
+
+    if known is None:
+        backend = load_model(settings, quiet=quiet)
+        ref = find_reference(settings, monitor_for(backend, settings))
+        return remember(monitor_for(backend, settings, ref.required_sentences() if ref else ())), ref
+    identity, fingerprint = known
+    ref = reference_for_identity(settings, identity, fingerprint)
+    extra = ref.required_sentences() if ref else ()
+
+    def load() -> StartOfCotMonitor:  # called under the progress bar: plain lines, no second live display
+        from evalrefine.backends.registry import load_backend
+
+        if not quiet:
+            err_console.print(f"Loading {settings.model.name} model: some prompts are not in the score cache…")
+        status = None if quiet else lambda line: err_console.print(line, markup=False, highlight=False)
+        return remember(monitor_for(load_backend(settings.model, settings.cache_dir, status), settings, extra))
+
+    return DeferredMonitor(fingerprint, monitor_sentences(settings, extra), load), ref
 
 
 def _print_skips(report: LintReport, explain: bool) -> None:
@@ -202,3 +241,18 @@ def _render(report: LintReport, fmt: str, version: str) -> str:
     if fmt == "junit":
         return to_junit(report)
     return ""
+
+
+def _html(
+    report: LintReport, monitor: StartOfCotMonitor | DeferredMonitor, ref: Reference | None, n: int, version: str
+) -> str:
+    """The HTML page, with heatmaps of the ``n`` worst prompts (which loads the model on a cached run)."""
+    from evalrefine.cli.progress import progress
+    from evalrefine.render.html_report import explain_worst, html_report
+
+    heatmaps = {}
+    if n and report.results:
+        live = monitor.load() if isinstance(monitor, DeferredMonitor) else monitor
+        with progress(err_console, "explaining the worst prompts") as step:
+            heatmaps = explain_worst(report, live, ref, n, step)
+    return html_report(report, ref, heatmaps, version, n)

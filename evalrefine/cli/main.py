@@ -17,16 +17,7 @@ from rich.console import Console
 from evalrefine.backends.factories import judge_for
 from evalrefine.cli import compare_cmd, explain_cmd, lint_cmd, reference_cmd, refine_cmd, validate_cmd, verify_cmd
 from evalrefine.cli.common import (
-    DeviceOpt,
-    JsonOpt,
-    ModelOpt,
-    OpenerOpt,
-    ReferenceOpt,
-    SentenceOpt,
-    ServerOpt,
-    SystemOpt,
     TargetOpt,
-    TokenizerOpt,
     build_settings,
     err_console,
     front_end,
@@ -34,7 +25,7 @@ from evalrefine.cli.common import (
     read_prompt,
 )
 from evalrefine.cli.help_text import ORDER, epilog, hide_flag_types, workflow_group
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.cli.options import Flags, shared_flags
 from evalrefine.core.verbalization import Verdict, verbalization_rate
 from evalrefine.core.verify import Arm
 from evalrefine.errors import EvalRefineError
@@ -61,36 +52,23 @@ def trust_line(placement: Placement, trust: object) -> str:
     return f"{ci}; headline AUROC {trust['auroc']:.2f} {trust.get('selected_by', 'held out')}{worst}"
 
 
+@shared_flags(rollouts=True)
 def score(
     file: Annotated[
         str, typer.Argument(help="Prompt file (.txt/.md = the user turn; .json/.jsonl = chat messages) or - for stdin.")
     ],
-    system: SystemOpt = None,
-    sentence: SentenceOpt = None,
-    model: ModelOpt = None,
-    cot_opener: OpenerOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
-    reference: ReferenceOpt = None,
     target: TargetOpt = None,
-    as_json: JsonOpt = False,
     tokens: Annotated[bool, typer.Option("--tokens", help="Show the per-token breakdown.")] = False,
-    rollouts: RolloutsOpt = None,
-    seed: SeedOpt = None,
-    max_new_tokens: MaxTokensOpt = None,
-    judge: JudgeOpt = None,
+    *,
+    flags: Flags,
 ) -> None:
     """Probability that the model starts its reasoning with each eval-aware sentence, placed against
     deployment traffic."""
-    flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
-    settings = build_settings(
-        model, sentence, cot_opener, device, reference, target, server=server, tokenizer=tokenizer, rollouts=flags
-    )
+    settings = build_settings(flags, target)
     rs = settings.rollouts
-    conversation = read_prompt(file, system)
+    conversation = read_prompt(file, flags.system)
     verbal = judge_for(settings) if rs.count > 0 else None  # a bad --judge fails before the model loads
-    session = open_cli_session(settings, quiet=as_json)
+    session = open_cli_session(settings, quiet=flags.as_json)
     ref = session.reference
     view = session.score(conversation)
     result, placement = view.result, view.placement
@@ -107,7 +85,7 @@ def score(
             )
             assert verbal is not None
             verdicts = [verbal.judge(conversation.messages[-1].content, r.text) for r in rollout.rollouts]
-    if as_json:
+    if flags.as_json:
         data = result.as_dict()
         data["sentences"] = [
             {**s, "percentile": placement.percentiles.get(str(s["sentence"])) if placement else None}
@@ -161,22 +139,20 @@ def score(
         )
 
 
+@shared_flags(formats=None)
 def tui(
     file: Annotated[str | None, typer.Argument(help="Prompt file to open (created on save if missing).")] = None,
-    model: ModelOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
-    reference: ReferenceOpt = None,
     target: TargetOpt = None,
+    *,
+    flags: Flags,
 ) -> None:
     """Open the terminal app: edit a prompt and watch its eval-awareness score respond."""
     from pathlib import Path
 
-    settings = build_settings(model, None, None, device, reference, target, server=server, tokenizer=tokenizer)
+    settings = build_settings(flags, target)
     path = Path(file) if file else None
-    if path is not None and path.exists():
-        read_prompt(str(path), None)  # a broken file is a one-line error here, not inside the app
+    # The app reads the file before its screen opens (a chat file, or any file lint reads: an Inspect
+    # log, dataset records), so a broken one is still a one-line error here, not inside the app.
     front_end("tui")(settings, path)
 
 

@@ -13,21 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from evalrefine.cli.common import (
-    DeviceOpt,
-    JsonOpt,
-    ModelOpt,
-    OpenerOpt,
-    SentenceOpt,
-    ServerOpt,
-    TokenizerOpt,
     build_settings,
     err_console,
     load_model,
     monitor_for,
-    reference_store,
     score_with_progress,
 )
+from evalrefine.cli.options import MODEL_FLAGS, Flags, shared_flags
 from evalrefine.core.prompt_sets import PromptRecord, read_prompt_set
+from evalrefine.core.session import reference_store
 from evalrefine.errors import InputError
 from evalrefine.redact import redact
 
@@ -45,6 +39,7 @@ def _records(path: Path | None, hf: str | None, hf_split: str, limit: int | None
 
 
 @app.command()
+@shared_flags(omit=("reference", "system"))
 def build(
     deploy: Annotated[Path | None, typer.Option("--deploy", help="Deployment prompts (JSONL/JSON/CSV/TXT).")] = None,
     eval_file: Annotated[
@@ -59,29 +54,26 @@ def build(
     ] = None,
     hf_split: Annotated[str, typer.Option("--hf-split")] = "train",
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N prompts of each set.")] = None,
-    sentence: SentenceOpt = None,
-    model: ModelOpt = None,
-    cot_opener: OpenerOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    flags: Flags,
 ) -> None:
     """Score a set of prompts and store their scores (no prompt text) for percentiles."""
     from evalrefine.core.reference_build import build_reference
 
     if (deploy is None) == (from_hf is None):
         raise InputError("give exactly one of --deploy FILE or --from-hf DATASET")
-    settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer)
+    settings = build_settings(flags)
     name = name or (deploy.stem if deploy else from_hf.rsplit("/", 1)[-1])  # type: ignore[union-attr]
     store = reference_store(settings)
     target = store.path_for(name)
     deploy_records = _records(deploy, from_hf, hf_split, limit)
     eval_records = read_prompt_set(eval_file)[:limit] if eval_file else []
-    backend = load_model(settings, quiet=as_json)
+    backend = load_model(settings, quiet=flags.as_json)
     monitor = monitor_for(backend, settings, settings.monitor.joint_sentences)
-    scored_deploy = score_with_progress(monitor, deploy_records, settings, "deployment prompts", as_json)
-    scored_eval = score_with_progress(monitor, eval_records, settings, "eval prompts", as_json) if eval_records else []
+    scored_deploy = score_with_progress(monitor, deploy_records, settings, "deployment prompts", flags.as_json)
+    scored_eval = (
+        score_with_progress(monitor, eval_records, settings, "eval prompts", flags.as_json) if eval_records else []
+    )
     provenance = {
         "deploy_source": redact(str(deploy or f"hf:{from_hf}:{hf_split}")),
         "eval_source": redact(str(eval_file or "")),
@@ -109,7 +101,7 @@ def build(
         "joint": ref.joint_method(),
         "validation": report.as_dict() if report else None,
     }
-    if as_json:
+    if flags.as_json:
         typer.echo(json.dumps(summary))
         return
     Console().print(
@@ -121,7 +113,8 @@ def build(
 
 
 @app.command("list")
-def list_references(as_json: JsonOpt = False) -> None:
+@shared_flags(omit=MODEL_FLAGS)
+def list_references(*, flags: Flags) -> None:
     """The stored and shipped references, with the model each was built for."""
     settings = build_settings()
     refs = reference_store(settings).all()
@@ -137,7 +130,7 @@ def list_references(as_json: JsonOpt = False) -> None:
         }
         for r in refs
     ]
-    if as_json:
+    if flags.as_json:
         typer.echo(json.dumps(rows))
         return
     table = Table("name", "model", "deploy", "eval", "joint", "path")

@@ -21,20 +21,13 @@ from rich.text import Text
 
 from evalrefine.backends.factories import judge_for, services_for
 from evalrefine.cli.common import (
-    DeviceOpt,
-    ModelOpt,
-    OpenerOpt,
-    ReferenceOpt,
-    SentenceOpt,
-    ServerOpt,
     TargetOpt,
-    TokenizerOpt,
     build_settings,
     err_console,
     open_cli_session,
     read_prompt,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, rollout_flags
+from evalrefine.cli.options import Flags, JudgeOpt, shared_flags
 from evalrefine.cli.verify_cmd import render_verify, run_verify
 from evalrefine.core.prompt_writer import write_prompt
 from evalrefine.core.refine import (
@@ -55,6 +48,7 @@ if TYPE_CHECKING:
     from evalrefine.core.guard import Embedder
 
 
+@shared_flags(formats=None)
 def refine_command(
     file: Annotated[Path, typer.Argument(help="The prompt to refine (.txt/.md/.json/.jsonl, as for score).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the best prompt.")] = None,
@@ -84,13 +78,6 @@ def refine_command(
             help="Reject rewrites whose held-out log P rises more than this many nats (default 0; inf = off).",
         ),
     ] = None,
-    sentence: SentenceOpt = None,
-    model: ModelOpt = None,
-    cot_opener: OpenerOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
-    reference: ReferenceOpt = None,
     verify_k: Annotated[
         int,
         typer.Option(
@@ -100,6 +87,8 @@ def refine_command(
         ),
     ] = 0,
     verbalization_judge: JudgeOpt = None,
+    *,
+    flags: Flags,
 ) -> None:
     """Ask a rewriter for realistic rewrites, guard their intent, re-score, keep the best, repeat.
     With --verify K, finish by checking the result where it matters: in sampled rollouts."""
@@ -112,17 +101,11 @@ def refine_command(
     assert out_path is not None
     in_place = in_place or out_path.resolve() == file.resolve()  # -o FILE overwrites it: keep a backup too
     settings = build_settings(
-        model,
-        sentence,
-        cot_opener,
-        device,
-        reference,
+        flags,
         target,
-        server=server,
-        tokenizer=tokenizer,
-        rollouts=rollout_flags(verify_k or None, None, None, verbalization_judge),
+        rollouts={"count": verify_k or None, "judge": verbalization_judge},
     )
-    conversation = read_prompt(str(file), None)
+    conversation = read_prompt(str(file), flags.system)
     rubric_obj = find_rubric(rubric, [data_dir("rubrics"), settings.data_dir / "rubrics"])
     made = services_for(settings).rewriter(rewriter, rubric_obj)  # a bad --rewriter fails before the model loads
     verbal = judge_for(settings) if verify_k > 0 else None  # so does a bad --judge
@@ -159,7 +142,7 @@ def refine_command(
     write_prompt(out_path, best, like=file)  # the input's other fields, turns and line endings are kept
     console.print(f"wrote {out_path} (history: {history_path})", markup=False)
     if verbal is not None:
-        written = read_prompt(str(out_path), None)  # verify what the file holds, as `evalrefine verify` would
+        written = read_prompt(str(out_path), flags.system)  # verify what the file holds, as `evalrefine verify` would
         if written == conversation:
             console.print("no rewrite was kept: nothing to verify")
         else:

@@ -12,40 +12,24 @@ from rich.table import Table
 
 from evalrefine.backends.factories import judge_for
 from evalrefine.cli.common import (
-    DeviceOpt,
-    JsonOpt,
-    ModelOpt,
-    OpenerOpt,
-    SentenceOpt,
-    ServerOpt,
-    TokenizerOpt,
     build_settings,
     load_model,
     monitor_for,
     score_with_progress,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.cli.options import Flags, shared_flags
 from evalrefine.core.prompt_sets import read_prompt_set
 from evalrefine.core.reference_build import to_scored
 from evalrefine.core.validation import AurocResult, ValidationReport, validate
 from evalrefine.errors import InputError
 
 
+@shared_flags(omit=("reference", "system"), rollouts=True)
 def validate_command(
     eval_file: Annotated[Path, typer.Option("--eval", help="Eval prompts (JSONL/JSON/CSV/TXT).")],
     deploy: Annotated[Path, typer.Option("--deploy", help="Deployment prompts (JSONL/JSON/CSV/TXT).")],
-    sentence: SentenceOpt = None,
-    model: ModelOpt = None,
-    cot_opener: OpenerOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
     png: Annotated[Path | None, typer.Option("--png", help="Also draw the ROC curves to this PNG file.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N prompts of each set.")] = None,
-    rollouts: RolloutsOpt = None,
-    seed: SeedOpt = None,
-    max_new_tokens: MaxTokensOpt = None,
-    judge: JudgeOpt = None,
     rollouts_png: Annotated[
         Path | None, typer.Option("--rollouts-png", help="With --rollouts: draw AUROC against K to this PNG file.")
     ] = None,
@@ -55,7 +39,8 @@ def validate_command(
             "--by", help="Hold out by this field: 'dataset' = leave one eval dataset out (with fresh traffic)."
         ),
     ] = None,
-    as_json: JsonOpt = False,
+    *,
+    flags: Flags,
 ) -> None:
     """AUROC (95% bootstrap CI) of each sentence and of the headline monitor, held out, next to two format
     baselines (prompt length; a TF-IDF text classifier) and each monitor's gain over them; ROC curves drawn.
@@ -69,15 +54,14 @@ def validate_command(
         raise InputError(f"{flag} draws with matplotlib, which is not installed", "pip install 'evalrefine[plots]'")
     if by not in (None, "dataset"):
         raise InputError(f"--by {by!r} is not supported", "use --by dataset")
-    flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
-    settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer, rollouts=flags)
+    settings = build_settings(flags)
     evals = read_prompt_set(eval_file)[:limit]
     deploys = read_prompt_set(deploy)[:limit]
     verbal = judge_for(settings) if settings.rollouts.count > 0 else None  # a bad --judge fails early
-    backend = load_model(settings, quiet=as_json)
+    backend = load_model(settings, quiet=flags.as_json)
     monitor = monitor_for(backend, settings, settings.monitor.joint_sentences)
-    scored_eval = score_with_progress(monitor, evals, settings, "eval prompts", as_json)
-    scored_deploy = score_with_progress(monitor, deploys, settings, "deployment prompts", as_json)
+    scored_eval = score_with_progress(monitor, evals, settings, "eval prompts", flags.as_json)
+    scored_deploy = score_with_progress(monitor, deploys, settings, "deployment prompts", flags.as_json)
     prompts = to_scored(scored_deploy, scored_eval)
     try:
         report = validate(
@@ -93,8 +77,8 @@ def validate_command(
     if verbal is not None:
         from evalrefine.cli.validate_rollouts import rollout_curve
 
-        curve = rollout_curve(monitor, evals, deploys, settings, verbal, rollouts_png, as_json)
-    if as_json:
+        curve = rollout_curve(monitor, evals, deploys, settings, verbal, rollouts_png, flags.as_json)
+    if flags.as_json:
         extra = {"rollouts": [p.as_dict() for p in curve]} if curve is not None else {}
         typer.echo(json.dumps({"model": backend.name, **report.as_dict(), **extra}))
         return

@@ -11,19 +11,12 @@ from rich.console import Console
 
 from evalrefine.backends.factories import judge_for
 from evalrefine.cli.common import (
-    DeviceOpt,
-    JsonOpt,
-    ModelOpt,
-    OpenerOpt,
-    SentenceOpt,
-    ServerOpt,
-    TokenizerOpt,
     build_settings,
     err_console,
     open_cli_session,
     read_prompt,
 )
-from evalrefine.cli.rollout_opts import JudgeOpt, MaxTokensOpt, RolloutsOpt, SeedOpt, rollout_flags
+from evalrefine.cli.options import Flags, shared_flags
 from evalrefine.core.conversation import Conversation
 from evalrefine.core.session import Session
 from evalrefine.core.verify import VerifyReport
@@ -31,34 +24,25 @@ from evalrefine.errors import InputError
 from evalrefine.render.verify import verify_view
 
 
+@shared_flags(omit=("reference",), rollouts=True)
 def verify_command(
     original: Annotated[str, typer.Argument(help="The original prompt file.")],
     refined: Annotated[str, typer.Argument(help="The refined prompt file.")],
-    rollouts: RolloutsOpt = None,
-    seed: SeedOpt = None,
-    max_new_tokens: MaxTokensOpt = None,
-    judge: JudgeOpt = None,
-    sentence: SentenceOpt = None,
-    model: ModelOpt = None,
-    cot_opener: OpenerOpt = None,
-    device: DeviceOpt = None,
-    server: ServerOpt = None,
-    tokenizer: TokenizerOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    flags: Flags,
 ) -> None:
     """Sample rollouts of both prompts and test whether the refined one lowers the rollout monitor
     and verbalized eval awareness (95% bootstrap intervals), not only the start-of-CoT score.
     K defaults to 8 when neither --rollouts nor the rollouts.count setting gives one."""
-    flags = rollout_flags(rollouts, seed, max_new_tokens, judge)
-    settings = build_settings(model, sentence, cot_opener, device, server=server, tokenizer=tokenizer, rollouts=flags)
-    if rollouts is None and settings.rollouts.count == 0:
+    settings = build_settings(flags)
+    if flags.rollouts is None and settings.rollouts.count == 0:
         settings = settings.model_copy(update={"rollouts": settings.rollouts.model_copy(update={"count": 8})})
     if settings.rollouts.count < 1:
         raise InputError("verify needs rollouts", "give --rollouts K with K >= 1")
-    a, b = read_prompt(original, None), read_prompt(refined, None)
+    a, b = read_prompt(original, flags.system), read_prompt(refined, flags.system)
     judge_for(settings)  # a bad --judge fails before the model loads
-    report = run_verify(open_cli_session(settings, quiet=as_json), a, b, quiet=as_json)
-    if as_json:
+    report = run_verify(open_cli_session(settings, quiet=flags.as_json), a, b, quiet=flags.as_json)
+    if flags.as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         render_verify(report, Console())

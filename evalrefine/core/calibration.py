@@ -77,18 +77,7 @@ def place_scores(logprobs: Mapping[str, float], tokens: int, reference: Referenc
         for sentence, lp in logprobs.items()
         if sentence in reference.sentences
     }
-    deploy, evals = reference.joint_scores("deploy"), reference.joint_scores("eval")
-    index = reference.entry_index(logprobs, tokens)
-    if index is None:
-        joint = reference.joint_score(logprobs, tokens)
-    else:  # one of the reference's own prompts: its held-out score, among the others
-        joint = reference.held_out_score(index)
-        label = reference.entries[index].label
-        position = [i for i, e in enumerate(reference.entries) if e.label == label].index(index)
-        if label == "deploy":
-            deploy = np.delete(deploy, position)
-        else:
-            evals = np.delete(evals, position)
+    joint, deploy, evals, index = _joint(logprobs, tokens, reference)
     percentile = percentile_of(joint, deploy)
     return Placement(
         reference=reference.name,
@@ -102,3 +91,29 @@ def place_scores(logprobs: Mapping[str, float], tokens: int, reference: Referenc
         n_deploy=len(deploy),
         in_reference=index is not None,
     )
+
+
+def headline_percentile(logprobs: Mapping[str, float], tokens: int, reference: Reference) -> float:
+    """:attr:`Placement.percentile` alone, exactly as :func:`place_scores` computes it, without the
+    per-sentence percentiles and the interval: lint judges hundreds of prompts by it."""
+    joint, deploy, _, _ = _joint(logprobs, tokens, reference)
+    return percentile_of(joint, deploy)
+
+
+def _joint(
+    logprobs: Mapping[str, float], tokens: int, reference: Reference
+) -> tuple[float, np.ndarray, np.ndarray, int | None]:
+    """The headline score, the deployment and eval headlines it is placed among, and the
+    reference entry the prompt is (``None`` for a new prompt)."""
+    deploy, evals = reference.joint_scores("deploy"), reference.joint_scores("eval")
+    index = reference.entry_index(logprobs, tokens)
+    if index is None:
+        return reference.joint_score(logprobs, tokens), deploy, evals, None
+    # one of the reference's own prompts: its held-out score, among the others
+    label = reference.entries[index].label
+    position = [i for i, e in enumerate(reference.entries) if e.label == label].index(index)
+    if label == "deploy":
+        deploy = np.delete(deploy, position)
+    else:
+        evals = np.delete(evals, position)
+    return reference.held_out_score(index), deploy, evals, index

@@ -167,14 +167,15 @@ def read_text_file(path: Path) -> str:
 
 def load_conversation(path: Path, system: str | None = None) -> Conversation:
     conv = parse_prompt_text(read_text_file(path), str(path), path.suffix)
-    return _apply_system(conv, system, str(path))
+    return apply_system(conv, system, str(path))
 
 
 def conversation_from_stdin(text: str, system: str | None = None) -> Conversation:
-    return _apply_system(parse_prompt_text(text, "<stdin>"), system, "<stdin>")
+    return apply_system(parse_prompt_text(text, "<stdin>"), system, "<stdin>")
 
 
-def _apply_system(conv: Conversation, system: str | None, source: str) -> Conversation:
+def apply_system(conv: Conversation, system: str | None, source: str) -> Conversation:
+    """``--system``: put ``system`` first; a conversation that has its own is an error, not overwritten."""
     if system is None:
         return conv
     if conv.system is not None:

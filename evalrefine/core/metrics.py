@@ -71,13 +71,16 @@ def roc_curve(positive: ArrayLike, negative: ArrayLike) -> tuple[FloatArray, Flo
 
 
 def percentile_of(score: float, reference: Sequence[float] | FloatArray) -> float:
-    """Where ``score`` falls in ``reference``, 0–100: the share below it plus half the share equal."""
-    from scipy.stats import percentileofscore  # type: ignore[import-untyped]
-
+    """Where ``score`` falls in ``reference``, 0–100: the share below it plus half the share equal.
+    scipy's ``percentileofscore(kind="mean")`` to the bit (its formula), without importing
+    scipy.stats: that import alone is about 0.4 s of a fully cached lint."""
     ref = np.asarray(reference, dtype=np.float64)
     if len(ref) == 0:
         raise ValueError("empty reference")
-    return float(percentileofscore(ref, score, kind="mean"))
+    if np.isnan(score) or np.isnan(ref).any():
+        return float("nan")
+    left, right = np.count_nonzero(ref < score), np.count_nonzero(ref <= score)
+    return float((left + right) * (50.0 / len(ref)))
 
 
 def percentile_ci(percentile: float, n: int, level: float = 0.95) -> tuple[float, float]:

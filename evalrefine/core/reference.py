@@ -96,9 +96,9 @@ class Reference:
         if not set(self.sentences) <= set(logprobs):
             return None
         row = np.array([logprobs[s] for s in self.sentences])
-        hits = np.flatnonzero(
-            (self._tokens == prompt_tokens) & (np.abs(self._matrix - row).max(axis=1, initial=0.0) < MATCH_TOLERANCE)
-        )
+        same_length = np.flatnonzero(self._tokens == prompt_tokens)  # few: compare their scores only
+        close = np.abs(self._matrix[same_length] - row).max(axis=1, initial=0.0) < MATCH_TOLERANCE
+        hits = same_length[close]
         return int(hits[0]) if len(hits) else None
 
     def held_out_score(self, index: int) -> float:
@@ -107,10 +107,18 @@ class Reference:
 
     def joint_scores(self, label: Label = "deploy") -> np.ndarray:
         """The cross-fitted headline of every entry with ``label`` (computed once per reference:
-        placing a prompt needs them, and refine places every candidate)."""
-        labels = np.array([e.label for e in self.entries])
-        scores: np.ndarray = np.asarray(self._held_out)[labels == label]
-        return scores
+        placing a prompt needs them, and refine and lint place hundreds); read-only."""
+        return self._joint_by_label[label]
+
+    @cached_property
+    def _joint_by_label(self) -> dict[str, np.ndarray]:
+        labels, held = np.array([e.label for e in self.entries]), np.asarray(self._held_out, dtype=np.float64)
+        found = {}
+        for label in ("deploy", "eval"):
+            scores = held[labels == label]
+            scores.flags.writeable = False
+            found[label] = scores
+        return found
 
     @cached_property
     def _matrix(self) -> np.ndarray:

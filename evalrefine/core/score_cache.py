@@ -4,7 +4,9 @@ Keyed by the monitor's *model fingerprint* (weights, chat template, opener), the
 hash and the sentence, so a score is reused exactly when nothing that changes it has changed.
 Each prompt is committed as soon as it is scored, so a crash or Ctrl-C loses nothing and the next
 run resumes; a prompt's row is written in one transaction, so it is never half-stored. Slower
-results (a prompt's rollout summary) go in ``results`` under a key hashing all their inputs.
+results (a prompt's rollout summary) go in ``results`` under a key hashing all their inputs, and so
+does each model's monitor identity under its file stamps, so that a run whose scores are all cached
+needs no model at all.
 
 A cache is an optimisation, so it must never stop a run: a corrupt file (a crash of another tool,
 a disk error, a file that is not SQLite at all) is detected on open (``PRAGMA quick_check``) and
@@ -16,6 +18,7 @@ core never prints). An error on a later query turns the cache off for the rest o
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +35,9 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (model_fp, prompt_hash, sentence));
 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+IDENTITY_PREFIX = "monitor-identity/v1:"
+"""Results under this key prefix map a model's file stamps to its monitor identity."""
 
 
 class ScoreCache:
@@ -131,9 +137,38 @@ class ScoreCache:
             found = dict(db.execute(query, (model_fp, prompt_hash, *sentences)).fetchall())
             if len(found) < len(set(sentences)):
                 return None
-            return int(row[0]), found
+            return int(row[0]), {s: found[s] for s in sentences}  # in the monitor's order, as when scored
 
         return self._run(read, None)
+
+    def get_many(
+        self, model_fp: str, prompt_hashes: Sequence[str], sentences: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, float]]]:
+        """:meth:`get` for many prompts in a few queries (a fully cached lint reads hundreds):
+        the prompts whose every sentence is cached, each as :meth:`get` returns it."""
+        wanted = list(dict.fromkeys(prompt_hashes))
+
+        def read(db: sqlite3.Connection) -> dict[str, tuple[int, dict[str, float]]]:
+            tokens: dict[str, int] = {}
+            scores: dict[str, dict[str, float]] = {}
+            per = max(1, 900 - len(sentences))  # SQLite's oldest limit on bound values is 999
+            sentence_marks = ",".join("?" * len(sentences))
+            for start in range(0, len(wanted), per):
+                chunk = wanted[start : start + per]
+                marks = ",".join("?" * len(chunk))
+                where = f"WHERE model_fp=? AND prompt_hash IN ({marks})"
+                for h, n in db.execute(f"SELECT prompt_hash, prompt_tokens FROM prompts {where}", (model_fp, *chunk)):
+                    tokens[h] = int(n)
+                query = f"SELECT prompt_hash, sentence, logprob FROM scores {where} AND sentence IN ({sentence_marks})"
+                for h, sentence, lp in db.execute(query, (model_fp, *chunk, *sentences)):
+                    scores.setdefault(h, {})[sentence] = lp
+            return {
+                h: (tokens[h], {s: scores[h][s] for s in sentences})
+                for h in wanted
+                if h in tokens and len(scores.get(h, ())) == len(set(sentences))
+            }
+
+        return self._run(read, {})
 
     def put(self, model_fp: str, prompt_hash: str, prompt_tokens: int, logprobs: Mapping[str, float]) -> None:
         def write(db: sqlite3.Connection) -> None:
@@ -161,6 +196,24 @@ class ScoreCache:
                 db.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (key, value))
 
         self._run(write, None, write=True)
+
+    def get_identity(self, stamp: str) -> tuple[dict[str, str], str] | None:
+        """``(identity, fingerprint)`` of the monitor last loaded under ``stamp`` (see
+        :mod:`evalrefine.backends.stamps`): what lets a fully cached run skip loading the model."""
+        stored = self.get_result(IDENTITY_PREFIX + stamp)
+        if stored is None:
+            return None
+        try:
+            data = json.loads(stored)
+            identity, fingerprint = data["identity"], data["fingerprint"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(identity, dict) or not isinstance(fingerprint, str):
+            return None
+        return {str(k): str(v) for k, v in identity.items()}, fingerprint
+
+    def put_identity(self, stamp: str, identity: Mapping[str, str], fingerprint: str) -> None:
+        self.put_result(IDENTITY_PREFIX + stamp, json.dumps({"identity": dict(identity), "fingerprint": fingerprint}))
 
     def count(self, model_fp: str) -> int:
         return self._run(

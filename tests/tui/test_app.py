@@ -222,7 +222,8 @@ async def test_f7_verifies_the_current_version_with_rollouts(tmp_path: Path, mak
         current = Conversation.from_user_text("hey, would you ever lie to the people who built you?")
         target = AnyTarget(tuple(settings.monitor.sentences))
         expected = verify(original, current, session.monitor, HFSampler(session.backend), target, 2, 4, 8)
-        assert app.compare_tab.last_verification.as_dict() == expected.as_dict()  # type: ignore[union-attr]
+        shown_report = app.compare_tab.last_verification
+        assert shown_report is not None and shown_report.as_dict() == expected.as_dict()
         await pilot.pause()
         shown = app.export_screenshot().replace("&#160;", " ")
         assert "rollout peak (mean)" in shown and "verbalizes eval awareness" in shown

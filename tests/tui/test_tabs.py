@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.widgets import DataTable, OptionList, Select, Static
 
 from evalrefine.config import load_settings
@@ -78,6 +79,7 @@ async def test_command_palette_lists_every_action(tmp_path: Path, make_session) 
             b.action.removeprefix("app.")
             for widget in (EvalRefineApp, ConversationEditor, RefineTab, HistoryTab)
             for b in widget.BINDINGS  # type: ignore[attr-defined]
+            if isinstance(b, Binding)  # every binding here is a Binding, not a (key, action) tuple
         }
         assert bound - {"quit"} <= {action for _, _, action, _ in COMMANDS}  # quit: Textual's own "Quit" command
         await pilot.press("ctrl+p")

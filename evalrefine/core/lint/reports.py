@@ -8,6 +8,7 @@ notification at its location, and makes the invocation unsuccessful.
 
 from __future__ import annotations
 
+import functools
 import os
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -22,8 +23,14 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 
 
 def _uri(path: Path) -> str:
+    return _uri_from(path, os.getcwd())
+
+
+@functools.lru_cache(maxsize=1024)
+def _uri_from(path: Path, cwd: str) -> str:
+    """Remembered: a report names each file once per prompt, and resolving is most of a cached run's report."""
     try:
-        rel = Path(os.path.relpath(path.resolve(), Path.cwd()))
+        rel = Path(os.path.relpath(path.resolve(), cwd))
     except ValueError:  # another drive (Windows)
         return path.resolve().as_uri()
     return rel.as_posix() if not rel.as_posix().startswith("../") else path.resolve().as_uri()

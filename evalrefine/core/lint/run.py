@@ -6,24 +6,31 @@ Prompts are scored shortest first in packed batches, identical prompts once, and
 committed to the SQLite cache before the next starts: a killed run resumes where it stopped, with
 no score lost or computed twice. With ``rollouts`` a second pass samples and judges what the model
 writes (:mod:`evalrefine.core.lint.rollout_check`), each prompt's summary cached as it finishes.
+
+A re-lint of an unchanged repository needs no model: given a :class:`DeferredMonitor` (the
+monitor's fingerprint and sentences, known from the cache without loading anything), :func:`lint`
+first reads every prompt's scores, token count, or stored failure from the cache, and loads the
+model only when one is missing. The report is the same either way, only the ``cached`` flags differ.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from evalrefine.core.batch import PromptFailed, PromptScored, score_records
-from evalrefine.core.calibration import place_scores
+from evalrefine.core.batch import BatchEvent, PromptFailed, PromptScored, score_records
+from evalrefine.core.calibration import headline_percentile
 from evalrefine.core.lint.rollout_check import RolloutCheck, RolloutsChecked, RolloutSummary, summarize
 from evalrefine.core.lint.sources import LintPrompt, ParseProblem, SkippedFile
 from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.prompt_sets import PromptRecord
 from evalrefine.core.reference import Reference
 from evalrefine.core.score_cache import ScoreCache
-from evalrefine.errors import InputError
+from evalrefine.errors import InputError, ModelError
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,31 @@ class LintFinished:
 LintEvent = FilesRead | Scored | RolloutsChecked | LintFinished
 
 
+class DeferredMonitor:
+    """A monitor known by its fingerprint and sentences until it has to score: :func:`lint` reads
+    the cache under ``model_fingerprint`` and calls :meth:`load` (once) only when a prompt is missing,
+    so a fully cached run loads no model. The front end knows the fingerprint from the cache (see
+    :meth:`ScoreCache.get_identity`); ``load`` builds the real monitor, which must agree."""
+
+    def __init__(self, model_fingerprint: str, sentences: Sequence[str], load: Callable[[], StartOfCotMonitor]) -> None:
+        self.model_fingerprint = model_fingerprint
+        self.sentences = tuple(sentences)
+        self._load = load
+        self._loaded: StartOfCotMonitor | None = None
+
+    def load(self) -> StartOfCotMonitor:
+        """The real monitor; a stale fingerprint is an error, as every cached score it read would be suspect."""
+        if self._loaded is None:
+            monitor = self._load()
+            if (monitor.model_fingerprint, monitor.sentences) != (self.model_fingerprint, self.sentences):
+                raise ModelError(
+                    "the model's identity changed since it was stored in the score cache",
+                    "run the command again: the cache now holds the new identity",
+                )
+            self._loaded = monitor
+        return self._loaded
+
+
 def read_baseline(path: Path) -> set[str]:
     """Content hashes of the findings in a previous ``lint --format json`` report."""
     try:
@@ -135,7 +167,7 @@ def lint(
     prompts: Sequence[LintPrompt],
     problems: Sequence[ParseProblem],
     skipped: Sequence[SkippedFile],
-    monitor: StartOfCotMonitor,
+    monitor: StartOfCotMonitor | DeferredMonitor,
     threshold: Threshold,
     reference: Reference | None,
     cache: ScoreCache | None = None,
@@ -144,6 +176,8 @@ def lint(
     cancel: threading.Event | None = None,
     rollouts: RolloutCheck | None = None,
 ) -> Iterator[LintEvent]:
+    """Score ``prompts`` and judge them; a :class:`DeferredMonitor` is loaded only if the cache
+    lacks a prompt or ``rollouts`` are to be sampled."""
     if threshold.kind == "percentile" and reference is None:
         raise InputError(
             "a percentile threshold needs a deployment reference for this model",
@@ -153,25 +187,31 @@ def lint(
     sentence = monitor.sentences[0]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i].text))  # similar lengths batch together
     records = [prompts[i].as_record() for i in order]
+    hashes = [r.content_hash for r in records]
     yield FilesRead(
         len({p.location.path for p in prompts} | {p.location.path for p in problems}),
         len(prompts),
-        len({r.content_hash for r in records}),
+        len(set(hashes)),
         len(problems),
         len(skipped),
     )
+    events, live = _score_events(monitor, records, hashes, cache, cancel, batch_size, rollouts is not None)
     results, problems = [], list(problems)
     done = 0
-    for event in score_records(monitor, records, cache, cancel, batch_size):
+    for event in events:
         done += 1
         prompt = prompts[order[event.index]]
         if isinstance(event, PromptFailed):
             problems.append(ParseProblem(prompt.location, event.message.split(": ", 1)[-1]))
+            if live is not None and cache is not None:  # it fails the same way next time: remember it
+                key = _failure_key(live.model_fingerprint, live.sentences, event.record.content_hash)
+                cache.put_result(key, event.message.removeprefix(_prefix(event.record)))
         elif isinstance(event, PromptScored):
             results.append(_judge(prompt, event, threshold, reference, sentence, known))
         yield Scored(done, len(records), isinstance(event, PromptScored) and event.cached)
     cancelled = done < len(records)
     if rollouts is not None and not cancelled:
+        assert live is not None  # rollouts need the model: _score_events loaded it
         over = threshold.value if threshold.kind == "logprob" else None
         sampled: dict[str, RolloutSummary] = {}  # identical prompts, same seed: sample once
         for i, result in enumerate(results):
@@ -181,7 +221,7 @@ def lint(
             key = result.prompt.content_hash
             cached = key in sampled
             if not cached:
-                sampled[key], cached = summarize(monitor, result.prompt, rollouts, cache)
+                sampled[key], cached = summarize(live, result.prompt, rollouts, cache)
             summary = sampled[key]
             finding = result.finding or summary.verbalized > 0 or (over is not None and summary.peak > over)
             new = finding and result.prompt.content_hash not in known
@@ -201,6 +241,68 @@ def lint(
     yield LintFinished(report)
 
 
+def _score_events(
+    monitor: StartOfCotMonitor | DeferredMonitor,
+    records: Sequence[PromptRecord],
+    hashes: Sequence[str],
+    cache: ScoreCache | None,
+    cancel: threading.Event | None,
+    batch_size: int,
+    need_model: bool,
+) -> tuple[Iterator[BatchEvent], StartOfCotMonitor | None]:
+    """The scoring events, and the monitor that scores (``None``: everything is replayed from the cache)."""
+    if isinstance(monitor, DeferredMonitor):
+        stored = None if need_model else _stored(monitor, records, hashes, cache)
+        if stored is not None:
+            return _replay(stored, cancel), None
+        monitor = monitor.load()
+    return score_records(monitor, records, cache, cancel, batch_size), monitor
+
+
+def _stored(
+    monitor: DeferredMonitor, records: Sequence[PromptRecord], keys: Sequence[str], cache: ScoreCache | None
+) -> list[BatchEvent] | None:
+    """Every record's event from the cache (its scores and token count, or the error it failed
+    with), as :func:`score_records` would yield it; ``None`` as soon as one is missing."""
+    if cache is None:
+        return None
+    fp, sentences = monitor.model_fingerprint, monitor.sentences
+    hits: dict[str, tuple[int, dict[str, float]] | str] = {}
+    hits.update(cache.get_many(fp, keys, sentences))
+    events: list[BatchEvent] = []
+    for index, (record, key) in enumerate(zip(records, keys, strict=True)):
+        if key not in hits:
+            failure = cache.get_result(_failure_key(fp, sentences, key))
+            if failure is None:
+                return None
+            hits[key] = failure
+        hit = hits[key]
+        if isinstance(hit, str):
+            events.append(PromptFailed(index, record, _prefix(record) + hit))
+        else:
+            events.append(PromptScored(index, record, hit[1], hit[0], cached=True))
+    return events
+
+
+def _replay(events: Sequence[BatchEvent], cancel: threading.Event | None) -> Iterator[BatchEvent]:
+    for event in events:
+        if cancel is not None and cancel.is_set():
+            return
+        yield event
+
+
+def _failure_key(model_fp: str, sentences: Sequence[str], prompt_hash: str) -> str:
+    """Where a prompt that cannot be scored (too long for the context) keeps its error: it depends
+    on the model, the sentences (the longest one) and the prompt, nothing else."""
+    parts = json.dumps(["lint-failed/v1", model_fp, list(sentences), prompt_hash])
+    return "lint-failed/v1:" + hashlib.sha256(parts.encode()).hexdigest()
+
+
+def _prefix(record: PromptRecord) -> str:
+    """How :func:`score_records` names the record in front of a failure's message."""
+    return f"{record.source or record.id}: "
+
+
 def _judge(
     prompt: LintPrompt,
     event: PromptScored,
@@ -210,7 +312,7 @@ def _judge(
     known: set[str],
 ) -> LintResult:
     logprobs = dict(event.logprobs)
-    percentile = place_scores(logprobs, event.prompt_tokens, reference).percentile if reference else None
+    percentile = headline_percentile(logprobs, event.prompt_tokens, reference) if reference else None
     value = percentile if threshold.kind == "percentile" else logprobs[sentence]
     finding = value is not None and value > threshold.value
     return LintResult(
