@@ -2,17 +2,30 @@
 
 Candidates alternate between span edits and whole-prompt edits: span edit i rewrites the i+1 most
 test-like spans (so the first candidate is the smallest edit); whole-prompt edit j applies every
-rule, framing rules included, with the j-th replacement of each. The loop's beam then composes
-them over iterations. Matches that overlap a protected text are never touched.
+rule, framing rules included, and then, when the rubric names the ``missing-context`` tell without
+rules of its own, wraps the prompt in a frame built from its own phrases (``rules_frames``). The
+loop's beam then composes them over iterations. Matches that overlap a protected text are never
+touched.
+
+Which replacement of a rule, which phrase and which frame a candidate gets is chosen by a hash of
+the prompt (and of the iteration, after the first) plus the candidate's index, not by the index
+alone: with the index alone every prompt of a batch gets the same first candidate, and the refined
+batch then shares its added sentences, which is itself an eval tell. The rewriter stays
+deterministic (the same request gives the same candidates).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from evalrefine.core.rewriting import Candidate, RewriteRequest
 from evalrefine.core.rubric import Rubric
+from evalrefine.core.rules_frames import add_frame, prompt_seed
+
+FRAME_TELL = "missing-context"
+"""The tell the rewriter fixes with a frame from the prompt's words, when the rubric gives it no rules."""
 
 _BLANK_LINES = re.compile(r"\n{3,}")
 _DOUBLE_SPACE = re.compile(r"(?<=\S) {2,}(?=\S)")
@@ -26,6 +39,13 @@ def _protected_ranges(text: str, protected: Sequence[str]) -> list[tuple[int, in
             ranges.append((start, start + len(p)))
             start = text.find(p, start + 1)
     return ranges
+
+
+@lru_cache(maxsize=1024)
+def _matches(pattern: str, text: str) -> tuple[re.Match[str], ...]:
+    """The matches of one rule over one text. The sentence-deleting rules cost time quadratic in a
+    sentence's length, and the k whole-prompt candidates run them over the same texts."""
+    return tuple(re.finditer(pattern, text))
 
 
 def apply_rules(
@@ -42,7 +62,7 @@ def apply_rules(
                 continue
             guarded = _protected_ranges(text, protected)
             pieces, pos, changed = [], 0, False
-            for m in rule.compiled().finditer(text):
+            for m in _matches(rule.pattern, text):
                 if any(m.start() < e and s < m.end() for s, e in guarded) or m.end() == m.start():
                     continue
                 replacement = m.expand(rule.replacements[variant % len(rule.replacements)]) if rule.replacements else ""
@@ -63,6 +83,7 @@ class RuleRewriter:
 
     def __init__(self, rubric: Rubric) -> None:
         self.rubric = rubric
+        self.frames = any(t.id == FRAME_TELL and not t.rules for t in rubric.tells)
 
     @property
     def name(self) -> str:
@@ -78,18 +99,24 @@ class RuleRewriter:
             plans.append(None)  # None: the whole prompt
         seen = {_tidy(request.text)}
         out: list[Candidate] = []
-        for variant, scope in enumerate(plans):
+        # A later iteration asking again about the same text (every earlier candidate was rejected
+        # or scored worse) gets fresh choices, not the same rewrites the loop has already seen.
+        seed = prompt_seed(request.text if request.iteration <= 1 else f"{request.iteration}\0{request.text}")
+        for index, scope in enumerate(plans):
             if len(out) >= request.k:
                 break
-            text, fixed = self._apply(request, scope, variant)
+            text, fixed = self._apply(request, scope, index, seed)
             if fixed and text not in seen:
                 seen.add(text)
                 out.append(Candidate(text, self.name, "fixed: " + ", ".join(dict.fromkeys(fixed))))
         return out
 
-    def _apply(self, request: RewriteRequest, scope: list[str] | None, variant: int) -> tuple[str, list[str]]:
+    def _apply(self, request: RewriteRequest, scope: list[str] | None, index: int, seed: int) -> tuple[str, list[str]]:
+        variant = seed + index
         if scope is None:
-            return apply_rules(request.text, self.rubric, variant, request.protected)
+            text, fixed = apply_rules(request.text, self.rubric, variant, request.protected)
+            framed = add_frame(text, index, seed) if self.frames else None
+            return (framed, [*fixed, FRAME_TELL]) if framed is not None else (text, fixed)
         text, fixed = request.text, []
         for span in scope:
             rewritten, f = apply_rules(span, self.rubric, variant, request.protected, whole_prompt=False)
