@@ -51,6 +51,21 @@ def redact(text: str) -> str:
     return _KEY_SHAPES.sub(MASK, text)
 
 
+def redact_record(value: object) -> object:
+    """``value`` (JSON-shaped: dicts, lists, strings, numbers) with :func:`redact` applied to every string.
+
+    Redacting the serialised text instead could cut through a quote or an escape when a secret
+    happens to contain one, and leave a line that is no longer JSON; redacting the values cannot.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_record(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_record(v) for v in value]
+    return value
+
+
 def redact_url(url: str) -> str:
     """A URL fit to show or store: its password removed (and any secret in it)."""
     return redact(url)

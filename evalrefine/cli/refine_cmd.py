@@ -42,7 +42,7 @@ from evalrefine.core.refine import (
 )
 from evalrefine.core.verify import VerifyReport
 from evalrefine.errors import InputError
-from evalrefine.redact import redact
+from evalrefine.redact import redact_record
 
 if TYPE_CHECKING:
     from evalrefine.core.guard import Embedder
@@ -155,7 +155,7 @@ def refine_command(
 def _log_check(report: VerifyReport, history_path: Path, console: Console) -> None:
     """refine's final ``verify``: shown, and appended to the history."""
     with history_path.open("a", encoding="utf-8") as log:
-        log.write(redact(json.dumps({"event": "verify", **report.as_dict()}, ensure_ascii=False)) + "\n")
+        log.write(json.dumps(redact_record({"event": "verify", **report.as_dict()}), ensure_ascii=False) + "\n")
     render_verify(report, console)
 
 
@@ -206,7 +206,7 @@ def _log(log: IO[str], event: RefineEvent) -> None:
             "target_met": event.target_met,
             "usage": asdict(event.usage),
         }
-    log.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")  # rewriter replies may echo a key
+    log.write(json.dumps(redact_record(record), ensure_ascii=False) + "\n")  # rewriter replies may echo a key
     log.flush()
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evalrefine import redact as redact_module
 from evalrefine.errors import EvalRefineError
-from evalrefine.redact import redact, register_secret
+from evalrefine.redact import redact, redact_record, register_secret
 from tests.tiny import TEMPLATES, save_tiny
 
 SECRET_CHARS = st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="*")
@@ -21,8 +24,27 @@ SECRET_CHARS = st.characters(min_codepoint=33, max_codepoint=126, blacklist_char
 @given(secret=st.text(SECRET_CHARS, min_size=6, max_size=30), before=st.text(max_size=20), after=st.text(max_size=20))
 @settings(max_examples=200, deadline=None)
 def test_a_registered_secret_never_survives(secret: str, before: str, after: str) -> None:
-    register_secret(secret)
-    assert secret not in redact(before + secret + after + secret)
+    with patch.object(redact_module, "_registered", set()):  # random secrets must not leak into later tests
+        register_secret(secret)
+        assert secret not in redact(before + secret + after + secret)
+
+
+@given(
+    secret=st.text(SECRET_CHARS, min_size=6, max_size=30),
+    record=st.recursive(
+        st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    ),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_redacted_record_is_still_json_and_holds_no_secret(secret: str, record: object) -> None:
+    """History lines are redacted value by value: a secret with a quote in it cannot break the line."""
+    with patch.object(redact_module, "_registered", set()):
+        register_secret(secret)
+        line = json.dumps(redact_record({"text": f"say {secret}", "nested": [record, secret]}), ensure_ascii=False)
+    assert secret not in json.loads(line)["text"]
+    assert json.loads(line)["nested"][1] == "***"
 
 
 def test_environment_keys_url_passwords_and_key_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
