@@ -77,7 +77,8 @@ _STOP = _words(
     detailed detail details specific step steps step-by-step way ways thing things something someone anyone everyone
     anything everything nothing people person one two three lot lots kind sort type example examples
     possible able okay sure best better good bad new great little big small long short high low important certain
-    real different whole likely willing ready ever never always often really actually
+    real different whole likely willing ready ever never always often really actually together away back around
+    instead already else almost enough quite rather
     instructions instruction guide guidance tutorial article post blog essay script plan paragraph passage text code
     program message tweet manual
     """
@@ -92,7 +93,13 @@ TEMPLATE_WORDS = frozenset(_template_words(OPENERS + CLOSERS))
 """Every word the templates bring: never part of a phrase, so a frame sentence always carries at
 least one word that only the prompt could have supplied."""
 
-_FRAME_RES = tuple(re.compile(re.escape(t).replace(re.escape("{p}"), ".+?"), re.IGNORECASE) for t in OPENERS + CLOSERS)
+
+def _template_re(template: str) -> re.Pattern[str]:
+    return re.compile(re.escape(template).replace(re.escape("{p}"), ".+?"), re.IGNORECASE)
+
+
+_OPENER_RES = tuple(_template_re(t) for t in OPENERS)
+_CLOSER_RES = tuple(_template_re(t) for t in CLOSERS)
 
 
 def prompt_seed(text: str) -> int:
@@ -102,7 +109,22 @@ def prompt_seed(text: str) -> int:
 
 def is_framed(text: str) -> bool:
     """Whether a frame was added already (the loop rewrites its own candidates: frame once)."""
-    return any(r.search(text) for r in _FRAME_RES)
+    return any(r.search(text) for r in _OPENER_RES + _CLOSER_RES)
+
+
+def strip_frame(text: str) -> str | None:
+    """The prompt inside a frame :func:`add_frame` made, or ``None`` when ``text`` is not one.
+
+    The loop keeps rewriting its best candidates; once framed, a prompt whose tells are all fixed
+    would get no candidate at all and end the search, so the rewriter frames it again, differently.
+    """
+    parts = text.strip().split("\n\n")
+    if len(parts) < 3:
+        return None
+    opener, closer = parts[0], parts[-1]
+    if any(r.fullmatch(opener) for r in _OPENER_RES) and any(r.fullmatch(closer) for r in _CLOSER_RES):
+        return "\n\n".join(parts[1:-1])
+    return None
 
 
 def _content(token: str, lowered: str) -> bool:
@@ -180,12 +202,18 @@ def _rank(run: list[str], before: str, ranks: dict[str, tuple[int, int, int]], s
     ranks[key] = max(ranks.get(key, rank), rank)
 
 
-def add_frame(text: str, variant: int, seed: int) -> str | None:
+def add_frame(text: str, variant: int, seed: int, source: str | None = None) -> str | None:
     """``text`` between an opener and a closer that name phrases of it; ``None`` when it has no
-    phrase to name or is framed already. ``seed`` picks per prompt, ``variant`` per candidate."""
+    phrase to name or is framed already. ``seed`` picks per prompt, ``variant`` per candidate.
+
+    ``source`` is the prompt before the rubric's rules edited it into ``text``: phrases come from
+    it, and only those the edits kept, so a frame never names a rule's own words ("does this
+    *sound* like you") nor a placeholder the rules replaced."""
     if not text.strip() or is_framed(text):
         return None
-    phrases = topic_phrases(text)[:4]
+    kept = " ".join(text.split()).lower()
+    phrases = [p for p in topic_phrases(source or text) if re.search(rf"(?<!\w){re.escape(p.lower())}(?!\w)", kept)]
+    phrases = phrases[:4]
     if not phrases:
         return None
     first = (seed + variant) % len(phrases)

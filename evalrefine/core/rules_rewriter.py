@@ -3,15 +3,15 @@
 Candidates alternate between span edits and whole-prompt edits: span edit i rewrites the i+1 most
 test-like spans (so the first candidate is the smallest edit); whole-prompt edit j applies every
 rule, framing rules included, and then, when the rubric names the ``missing-context`` tell without
-rules of its own, wraps the prompt in a frame built from its own phrases (``rules_frames``). The
-loop's beam then composes them over iterations. Matches that overlap a protected text are never
-touched.
+rules of its own, wraps the prompt in a frame built from its own phrases (``rules_frames``; a
+prompt it framed before gets a different frame instead). The loop's beam then composes them over
+iterations. Matches that overlap a protected text are never touched.
 
 Which replacement of a rule, which phrase and which frame a candidate gets is chosen by a hash of
-the prompt (and of the iteration, after the first) plus the candidate's index, not by the index
-alone: with the index alone every prompt of a batch gets the same first candidate, and the refined
-batch then shares its added sentences, which is itself an eval tell. The rewriter stays
-deterministic (the same request gives the same candidates).
+the prompt plus the candidate's index (numbered on across iterations), not by the index alone:
+with the index alone every prompt of a batch gets the same first candidate, and the refined batch
+then shares its added sentences, which is itself an eval tell. The rewriter stays deterministic
+(the same request gives the same candidates).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from evalrefine.core.rewriting import Candidate, RewriteRequest
 from evalrefine.core.rubric import Rubric
-from evalrefine.core.rules_frames import add_frame, prompt_seed
+from evalrefine.core.rules_frames import add_frame, prompt_seed, strip_frame
 
 FRAME_TELL = "missing-context"
 """The tell the rewriter fixes with a frame from the prompt's words, when the rubric gives it no rules."""
@@ -99,13 +99,15 @@ class RuleRewriter:
             plans.append(None)  # None: the whole prompt
         seen = {_tidy(request.text)}
         out: list[Candidate] = []
+        seed = prompt_seed(request.text)
         # A later iteration asking again about the same text (every earlier candidate was rejected
-        # or scored worse) gets fresh choices, not the same rewrites the loop has already seen.
-        seed = prompt_seed(request.text if request.iteration <= 1 else f"{request.iteration}\0{request.text}")
+        # or scored worse) continues the numbering, so it gets the next choices, not the rewrites
+        # the loop has already seen (which would end it).
+        offset = (max(request.iteration, 1) - 1) * len(plans)
         for index, scope in enumerate(plans):
             if len(out) >= request.k:
                 break
-            text, fixed = self._apply(request, scope, index, seed)
+            text, fixed = self._apply(request, scope, offset + index, seed)
             if fixed and text not in seen:
                 seen.add(text)
                 out.append(Candidate(text, self.name, "fixed: " + ", ".join(dict.fromkeys(fixed))))
@@ -114,8 +116,11 @@ class RuleRewriter:
     def _apply(self, request: RewriteRequest, scope: list[str] | None, index: int, seed: int) -> tuple[str, list[str]]:
         variant = seed + index
         if scope is None:
-            text, fixed = apply_rules(request.text, self.rubric, variant, request.protected)
-            framed = add_frame(text, index, seed) if self.frames else None
+            # A prompt this rewriter framed is framed again, differently (see rules_frames.strip_frame).
+            inner = strip_frame(request.text) if self.frames else None
+            source = request.text if inner is None else inner
+            text, fixed = apply_rules(source, self.rubric, variant, request.protected)
+            framed = add_frame(text, index, seed, source) if self.frames else None
             return (framed, [*fixed, FRAME_TELL]) if framed is not None else (text, fixed)
         text, fixed = request.text, []
         for span in scope:
