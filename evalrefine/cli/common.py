@@ -166,7 +166,7 @@ def _cache_warnings(cache: ScoreCache, shown: int) -> int:
     return len(cache.warnings)
 
 
-def front_end(name: str) -> Callable[[Settings, Path | None], None]:
+def front_end(name: str) -> Callable[[Settings, Path | None, str | None], None]:
     """The launcher of another front end, found through its ``evalrefine.front_ends`` entry point.
 
     Going through package metadata rather than an import keeps ``cli/`` and ``tui/`` independent.
@@ -176,5 +176,5 @@ def front_end(name: str) -> Callable[[Settings, Path | None], None]:
     found = entry_points(group="evalrefine.front_ends", name=name)
     if not found:
         raise InputError(f"the {name} front end is not registered", "reinstall evalrefine: pip install -e .")
-    launcher: Callable[[Settings, Path | None], None] = next(iter(found)).load()
+    launcher: Callable[[Settings, Path | None, str | None], None] = next(iter(found)).load()
     return launcher

@@ -153,7 +153,7 @@ def tui(
     path = Path(file) if file else None
     # The app reads the file before its screen opens (a chat file, or any file lint reads: an Inspect
     # log, dataset records), so a broken one is still a one-line error here, not inside the app.
-    front_end("tui")(settings, path)
+    front_end("tui")(settings, path, flags.system)
 
 
 def _version(value: bool) -> None:

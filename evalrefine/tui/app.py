@@ -5,18 +5,21 @@ one tab each for Explain, Refine, History, Compare and Lint. The tabs post typed
 app (explain with these settings, apply this candidate, lint this path, open this prompt); the app
 owns the :class:`~evalrefine.core.session.Session` (the model), the file being edited and the score,
 and starts the background work (:mod:`evalrefine.tui.workers`), whose results go to the widget that
-shows them. Scoring is debounced after edits and stale work is cancelled, so typing never blocks.
+shows them. Scoring is debounced after edits and stale work is cancelled, so typing never blocks;
+Esc stops a long job and ctrl+q never waits for one. Loading the model takes seconds, so the app
+says what the load is doing and for how long, instead of a blank panel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
@@ -24,41 +27,44 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from evalrefine.api import open_session
 from evalrefine.config import Settings
-from evalrefine.core.conversation import Conversation, Message, validate_conversation
-from evalrefine.core.prompt_writer import write_prompt
+from evalrefine.core.conversation import Conversation, Message, apply_system
 from evalrefine.core.refine import Version
 from evalrefine.core.session import ScoreView, Session
-from evalrefine.errors import EvalRefineError
 from evalrefine.tui import workers
 from evalrefine.tui.base import while_open
 from evalrefine.tui.commands import COMMANDS, FOCUS, TABS
 from evalrefine.tui.compare_tab import CompareTab
 from evalrefine.tui.editor import ConversationEditor
 from evalrefine.tui.explain_tab import ExplainTab
-from evalrefine.tui.files import OpenDialog, OpenedPrompt, PromptPicker, SaveAs, read_prompts
+from evalrefine.tui.file_actions import FileActions
+from evalrefine.tui.files import OpenedPrompt, read_prompts
 from evalrefine.tui.lint_tab import LintTab
+from evalrefine.tui.loading import LoadProgress, open_session_saying, shared
 from evalrefine.tui.messages import (
     CandidateChosen,
     ExplainRequested,
     LintRequested,
+    LoadStatus,
     OpenConversation,
     Scored,
     SessionReady,
     WorkFailed,
 )
 from evalrefine.tui.refine_tab import RefineTab
+from evalrefine.tui.terminal import quiet_libraries, screen_only
 from evalrefine.tui.versions import HistoryTab, prompt_score
-from evalrefine.tui.widgets import ConfirmQuit, HelpScreen, ScorePanel, headline, score_renderable
+from evalrefine.tui.widgets import HelpScreen, ScorePanel, headline, score_renderable
 
 DEBOUNCE_SECONDS = 0.6
 NARROW = 110
 """Below this many columns the score panel gives way to a headline bar under the editor."""
 SessionFactory = Callable[[Settings], Session]
+STOPPABLE = ("refine", "verify", "explain", "compare", "lint")
+"""The worker groups Esc stops (scoring is cheap and always current; loading cannot be stopped)."""
 
 
-class EvalRefineApp(App[None]):
+class EvalRefineApp(FileActions):
     CSS_PATH = "evalrefine.tcss"
     TITLE = "evalrefine"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -73,17 +79,26 @@ class EvalRefineApp(App[None]):
         Binding("f7", "verify", "Verify", priority=True),
         Binding("ctrl+s", "save", "Save", priority=True, show=False),
         Binding("ctrl+o", "open", "Open", priority=True, show=False),
+        Binding("escape", "stop", "Stop", show=False),  # not priority: a dialog's Esc closes the dialog
         # alt+digit is not typeable everywhere (a Mac terminal's option+4 types ¢): ctrl+page up/down too.
         *(Binding(f"alt+{i}", f"show_tab('{tab}')", tab.title(), show=False) for i, tab in enumerate(TABS, 1)),
         Binding("ctrl+pagedown", "next_tab(1)", "Next tab", priority=True, show=False),
         Binding("ctrl+pageup", "next_tab(-1)", "Previous tab", priority=True, show=False),
     ]
 
-    def __init__(self, settings: Settings, path: Path | None = None, factory: SessionFactory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        path: Path | None = None,
+        factory: SessionFactory | None = None,
+        system: str | None = None,
+    ) -> None:
+        """``system``: a system prompt to put first (``--system``); a prompt with its own is an error."""
         super().__init__()
         self.settings, self.path = settings, path
-        self.factory = factory or open_session
+        self.factory = factory or (lambda s: open_session_saying(s, self.post_message))
         self.session: Session | None = None
+        self._warmed = False
         self.last_view: ScoreView | None = None
         self.original_view: ScoreView | None = None
         """The first score of the prompt as opened: the headline shows the change since."""
@@ -98,6 +113,11 @@ class EvalRefineApp(App[None]):
             prompts = read_prompts(path)  # a bad file is the CLI's one-line error, before the screen opens
             self._opened, self._also = prompts[0], len(prompts) - 1
             self.path = prompts[0].path
+        if system is not None:
+            opened = self._opened
+            conv = opened.conversation if opened else Conversation((Message("user", ""),))
+            conv = apply_system(conv, system, str(path) if path is not None else "the new prompt")
+            self._opened = replace(opened, conversation=conv) if opened else OpenedPrompt(conv, "", None)
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -125,7 +145,18 @@ class EvalRefineApp(App[None]):
             name = self._opened.record if self._opened else ""
             self.notify(f"the file holds {self._also + 1} prompts: opened {name}; ctrl+o picks another", timeout=8)
         self.editor.focus_scored()  # typing starts in the prompt, not on the tab bar
+        self.loading = LoadProgress(self, self.settings, self._show_status)
+        self.loading.start()
         workers.start(self, "load", workers.load, self.factory, self.settings)
+
+    def _show_status(self, line: str) -> None:
+        """A status line in the score panel and, on a narrow screen, in the headline bar."""
+        if self.screen_stack:
+            self.panel.set_status(line)
+            self.headline_bar.update(line)
+
+    def on_load_status(self, message: LoadStatus) -> None:
+        self.loading.set_stage(message.text)
 
     def on_resize(self, event: events.Resize) -> None:
         self._narrow(event.size.width)
@@ -139,13 +170,6 @@ class EvalRefineApp(App[None]):
     def main(self) -> Screen[object]:
         """The screen the app composed (bottom of the stack), whatever dialog is showing."""
         return self.screen_stack[0] if self.screen_stack else self.screen
-
-    def show_title(self, label: str | None) -> None:
-        """The file (or the record of a log or dataset) being edited, in the header."""
-        where = str(self.path) if self.path is not None else label
-        if self.path is not None and label and label != self.path.name:
-            where = f"{self.path} ({label})"
-        self.title = f"evalrefine · {where}" if where else "evalrefine · new prompt"
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette (ctrl+p) lists every action of the app, the editor and the tabs."""
@@ -170,13 +194,6 @@ class EvalRefineApp(App[None]):
     def set_user_text(self, text: str) -> None:
         self.editor.set_scored_text(text)
 
-    @property
-    def dirty(self) -> bool:
-        return self.editor.dirty
-
-    def fail(self, what: str, error: str) -> None:
-        self.notify(error, title=f"{what} failed", severity="error", timeout=8, markup=False)
-
     async def show_conversation(self, conv: Conversation, path: Path | None, label: str) -> None:
         """Put another prompt in the editor (its file, or ``None`` when it lives in a log, a dataset
         or a linted file that ctrl+s must not overwrite): history, candidates and original start afresh."""
@@ -192,7 +209,13 @@ class EvalRefineApp(App[None]):
     # -- messages from workers and tabs -----------------------------------------------------------
     @while_open
     def on_session_ready(self, message: SessionReady) -> None:
+        self.loading.done()
         self.session = message.session
+        # One embedder for the whole app, built by the first refine or by the warm-up after the
+        # first score, whichever comes first; Esc and newer work stop the model mid-forward-pass.
+        self.session.services = replace(self.session.services, embedder=shared(self.session.services.embedder))
+        workers.interruptible(self.session.backend)
+        self.headline_bar.update("scoring…")
         ref = self.session.reference
         self.sub_title = f"{self.session.backend.name} · reference: {ref.name if ref else 'none'}"
         for note in self.session.reference_notes:  # a reference for these weights that could not be used, and why
@@ -201,6 +224,9 @@ class EvalRefineApp(App[None]):
 
     @while_open
     def on_work_failed(self, message: WorkFailed) -> None:
+        if message.what == "loading the model":
+            self.loading.done()
+            self.headline_bar.update(f"{message.what} failed: {message.error}")
         self.fail(message.what, message.error)
         self.panel.set_status(f"{message.what} failed: {message.error}")
 
@@ -217,6 +243,9 @@ class EvalRefineApp(App[None]):
         self.panel.set_headline(line)
         self.headline_bar.update(line)
         self.history.record(self.scored_text(), message.view)
+        if not self._warmed:  # the first score is on screen: now prepare refine while the user reads
+            self._warmed = True
+            workers.start(self, "warm", workers.warm, self.session)
 
     def on_conversation_editor_changed(self) -> None:
         self.revision += 1
@@ -322,6 +351,19 @@ class EvalRefineApp(App[None]):
         self._show_tab("compare", self.compare_tab.query_one("#comparison-scroll").focus)
         self.compare_tab.verify(self.session, original, current)
 
+    def action_stop(self) -> None:
+        """Esc: stop the running refine, verify, explain, compare or lint; what came in stays."""
+        running = [w for w in self.workers if w.group in STOPPABLE and w.is_running]
+        for worker in running:
+            worker.cancel()  # sets the job's cancel event: it stops at its next step, posting nothing more
+        groups = sorted({w.group for w in running})
+        for group in groups:
+            stopped = {"refine": self.refine_tab.stopped, "explain": self.explain_tab.stopped}
+            stopped["lint"] = self.lint_tab.stopped
+            stopped.get(group, partial(self.compare_tab.stopped, group))()
+        if groups:
+            self.notify(f"stopped {' and '.join(groups)}")
+
     def action_undo(self) -> None:
         text = self.history.undo()
         if text is None:
@@ -329,78 +371,13 @@ class EvalRefineApp(App[None]):
             return
         self.set_user_text(text)
 
-    # -- files ------------------------------------------------------------------------------------
-    def action_open(self) -> None:
-        if len(self.screen_stack) > 1:  # ctrl+o (a priority key) inside a dialog: not another dialog
-            return
-        if self.dirty:
-            self.notify("unsaved changes: save first (ctrl+s)", severity="warning")
-            return
-        self.push_screen(OpenDialog(self._browse), self._open_path)
 
-    async def _open_path(self, path: Path | None) -> None:
-        if path is None:
-            return
-        self._browse = path.resolve().parent
-        try:
-            prompts = read_prompts(path)
-        except EvalRefineError as exc:
-            self.fail("open", str(exc))
-            return
-
-        async def pick(index: int | None) -> None:
-            if index is not None:
-                chosen = prompts[index]
-                await self.show_conversation(chosen.conversation, chosen.path, chosen.label)
-                self.notify(f"opened {chosen.label}", markup=False)
-                self._show_tab("author", self.editor.focus_scored)
-
-        if len(prompts) == 1:
-            await pick(0)
-        else:
-            self.push_screen(PromptPicker(path, prompts), pick)
-
-    def action_save_as(self) -> None:
-        if len(self.screen_stack) > 1:
-            return
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.path = Path(path)
-                self.show_title(None)
-                self.action_save()
-
-        self.push_screen(SaveAs(), chosen)
-
-    def action_save(self) -> None:
-        if self.path is None:
-            self.action_save_as()
-            return
-        try:  # a prompt ends with the user turn whose reply is scored: a file of any other shape could not be read back
-            conversation = validate_conversation(self.editor.conversation(), str(self.path))
-            write_prompt(self.path, conversation)  # keeps the file's other fields and line endings
-        except EvalRefineError as exc:  # e.g. a .txt file cannot hold a system prompt: nothing is written
-            self.fail("save", str(exc))
-            return
-        self.editor.mark_saved()
-        self.notify(f"saved {self.path}", markup=False)
-
-    async def action_quit(self) -> None:
-        if not self.dirty:
-            self.exit()
-            return
-
-        def decide(choice: str | None) -> None:
-            if choice == "save":
-                self.action_save()
-                if not self.dirty:
-                    self.exit()
-            elif choice == "discard":
-                self.exit()
-
-        self.push_screen(ConfirmQuit(), decide)
-
-
-def run(settings: Settings, path: Path | None) -> None:
-    """The ``tui`` front end's entry point (registered under ``evalrefine.front_ends``; the CLI finds it there)."""
-    EvalRefineApp(settings, path).run()
+def run(settings: Settings, path: Path | None, system: str | None = None) -> None:
+    """The ``tui`` front end's entry point (registered under ``evalrefine.front_ends``; the CLI finds it there).
+    ``system``: a system prompt to put first, as ``--system`` does for the other commands."""
+    quiet_libraries()
+    workers.share_cpu()
+    app = EvalRefineApp(settings, path, system=system)
+    with screen_only():
+        app.run()
+    workers.leave(app.return_code or 0)

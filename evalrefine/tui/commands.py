@@ -22,6 +22,7 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("Refine: loop", "F5: refine until the target percentile", "refine(5)", "app"),
     ("Compare versions", "F6: the original and every version side by side", "compare", "app"),
     ("Verify with rollouts", "F7: does the difference hold up in what the model writes?", "verify", "app"),
+    ("Stop", "Esc: stop a running refine, verify, explain, compare or lint", "stop", "app"),
     ("Open a prompt file", "ctrl+o: txt, md, json, jsonl, yaml, Inspect .eval logs", "open", "app"),
     ("Save", "ctrl+s: write every turn back to the file", "save", "app"),
     ("Save as…", "write the prompt to another file", "save_as", "app"),

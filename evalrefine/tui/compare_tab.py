@@ -57,6 +57,11 @@ class CompareTab(TabPane):
         self.query_one("#verification", Static).update(f"sampling {k} rollouts of each version…")
         workers.start(self, "verify", workers.verify, session, original, current)
 
+    def stopped(self, group: str) -> None:
+        """Esc stopped the comparison (F6) or the rollouts (F7): a half-sampled verdict is not shown."""
+        panel, key = ("#verification", "F7") if group == "verify" else ("#comparison", "F6")
+        self.query_one(panel, Static).update(f"{group} stopped (Esc): {key} runs it again")
+
     def on_compared(self, message: Compared) -> None:
         from evalrefine.render.compare import comparison_view
 

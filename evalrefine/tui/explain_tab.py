@@ -146,6 +146,9 @@ class ExplainTab(TabPane):
         self.query_one("#legend", Static).update(legend(self.method))
         self.query_one("#heatmap", Static).update(f"explaining with {self.method} over {self.granularity}s…")
 
+    def stopped(self) -> None:
+        self.query_one("#heatmap", Static).update("explain stopped (Esc): F3 explains again")
+
     @on(Select.Changed)
     def _controls(self, event: Select.Changed) -> None:
         event.stop()

@@ -37,6 +37,9 @@ class LintTab(TabPane):
         self.query_one("#lint-status", Static).update(f"linting {event.value}…")
         self.post_message(LintRequested(event.value))
 
+    def stopped(self) -> None:
+        self.query_one("#lint-status", Static).update("lint stopped (Esc): enter in the path box lints again")
+
     def on_lint_progress(self, message: LintProgress) -> None:
         message.stop()
         event, status = message.event, self.query_one("#lint-status", Static)

@@ -23,6 +23,13 @@ from evalrefine.core.verify import VerifyProgress, VerifyReport
 
 # -- worker results -------------------------------------------------------------------------------
 @dataclass
+class LoadStatus(Message):
+    """What loading the model is doing now ("starting torch and transformers", "converting …")."""
+
+    text: str
+
+
+@dataclass
 class SessionReady(Message):
     session: Session
 

@@ -53,6 +53,13 @@ class RefineTab(TabPane):
         self.context, self.base_text, self.base_percentile = context, text, percentile
         self.query_one("#refine-status", Static).update("refining…")
 
+    def stopped(self) -> None:
+        """Esc: the candidates scored so far stay (and can be accepted); no more come."""
+        n = len(self.candidates)
+        self.query_one("#refine-status", Static).update(
+            f"stopped (Esc) after {n} candidate{'s' * (n != 1)}; enter previews one, a accepts it, F5 refines again"
+        )
+
     def clear(self) -> None:
         """Forget candidates (another prompt was opened, or a new refine starts)."""
         self.candidates.clear()

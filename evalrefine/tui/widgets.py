@@ -96,11 +96,12 @@ the model's reply to the **last user turn** (marked "scored"); it is re-scored a
 | F5 | the whole refine loop, until the target percentile |
 | F6 | compare the original and every version (Compare tab) |
 | F7 | verify: sample rollouts of both and test the difference (Compare tab) |
+| Esc | stop a running refine, verify, explain, compare or lint (what came in stays) |
 | alt+1 … alt+6 | Author, Explain, Refine, History, Compare, Lint (ctrl+page down/up: next/previous tab) |
 | ctrl+o | open a prompt file (txt, md, json, jsonl, yaml, Inspect .eval logs) |
 | ctrl+s | save (every turn; a log or dataset record asks where) |
 | ctrl+p | every command, searchable |
-| ctrl+q | quit (asks if there are unsaved changes) |
+| ctrl+q | quit at once, whatever is running (asks if there are unsaved changes) |
 | F1 | this help |
 
 On the **Refine** tab: `enter` previews a candidate, `a` accepts it, `e` accepts it and opens the

@@ -1,0 +1,85 @@
+"""Loading the model, shown as the app's own progress.
+
+A warm start still takes seconds (importing torch and transformers is most of it; converting a GGUF
+the first time, half a minute), and a blank panel for that long looks like a hang. So the default
+session factory says what it is doing as it goes (:class:`LoadStatus` messages, from the load
+thread), and :class:`LoadProgress` shows that stage, the seconds so far and a spinner that moves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+
+from textual.message_pump import MessagePump
+from textual.timer import Timer
+
+from evalrefine.api import open_session
+from evalrefine.config import Settings
+from evalrefine.core.guard import Embedder
+from evalrefine.core.session import Session
+from evalrefine.tui.messages import LoadStatus
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def open_session_saying(settings: Settings, say: Callable[[LoadStatus], object]) -> Session:
+    """:func:`evalrefine.open_session`, posting each stage of the load (runs in the load thread)."""
+
+    def status(text: str) -> None:
+        say(LoadStatus(text.rstrip("…. ")))
+
+    if settings.model.server is None:  # the slow part of a warm start: say so while it happens
+        status("starting torch and transformers")
+        importlib.import_module("transformers")
+    status("connecting to the server" if settings.model.server else "loading the weights")
+    return open_session(settings, on_status=status)
+
+
+class LoadProgress:
+    """What the load is doing and for how long, on ``show`` every quarter second until :meth:`done`."""
+
+    def __init__(self, owner: MessagePump, settings: Settings, show: Callable[[str], None]) -> None:
+        self.owner, self.show = owner, show
+        self.model = settings.model.server or settings.model.name
+        self.stage = "starting"
+        self.started = time.monotonic()
+        self._timer: Timer | None = None
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.refresh()
+        self._timer = self.owner.set_interval(0.25, self.refresh)
+
+    def set_stage(self, text: str) -> None:
+        self.stage = text
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.stage == "done":  # a late tick must not cover the score
+            return
+        seconds = time.monotonic() - self.started
+        spin = SPINNER[int(seconds * 4) % len(SPINNER)]
+        self.show(f"{spin} loading the model ({self.model}): {self.stage} · {seconds:.0f} s")
+
+    def done(self) -> None:
+        self.stage = "done"
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+
+def shared(make: Callable[[], Embedder]) -> Callable[[], Embedder]:
+    """``make()`` built on the first call and shared afterwards (a second caller waits for the first):
+    the intent guard's embedder takes seconds to load, and each refine would load its own."""
+    lock, made = threading.Lock(), list[Embedder]()
+
+    def get() -> Embedder:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return get
