@@ -19,12 +19,12 @@ from _common import SHARED_DATA
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import load_settings
-from evalrefine.core.batch import PromptScored, score_records
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import read_prompt_set
-from evalrefine.core.reference_build import to_scored
-from evalrefine.core.score_cache import ScoreCache
-from evalrefine.core.validation import validate
+from evalrefine.core.calibration.reference_build import to_scored
+from evalrefine.core.calibration.validation import validate
+from evalrefine.core.io.prompt_sets import read_prompt_set
+from evalrefine.core.scoring.batch import PromptScored, score_records
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 
 
 def main() -> None:

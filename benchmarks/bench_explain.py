@@ -29,11 +29,11 @@ from evalrefine.config import load_settings
 from evalrefine.core.attribution.ablation import AblationSurrogate
 from evalrefine.core.attribution.gradient import GradientTimesInput
 from evalrefine.core.attribution.occlusion import LeaveOneOut
+from evalrefine.core.attribution.spans import split_spans
 from evalrefine.core.attribution.target import JointTarget, SentenceTarget
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import read_prompt_set
-from evalrefine.core.reference import load_reference
-from evalrefine.core.spans import split_spans
+from evalrefine.core.calibration.reference import load_reference
+from evalrefine.core.io.prompt_sets import read_prompt_set
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 REF = os.path.join(os.path.dirname(__file__), "..", "evalrefine", "references", "smollm2-wildchat.json")
 

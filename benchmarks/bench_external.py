@@ -65,14 +65,14 @@ import numpy as np
 from _common import SHARED_DATA
 
 from evalrefine import open_session
-from evalrefine.core.batch import PromptScored, score_records
-from evalrefine.core.calibration import place_scores
-from evalrefine.core.joint import is_eval_aware
-from evalrefine.core.metrics import auroc, bootstrap_auroc_ci
-from evalrefine.core.prompt_sets import read_prompt_set
-from evalrefine.core.reference import Reference
-from evalrefine.core.reference_build import prompt_text
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.calibration.joint import is_eval_aware
+from evalrefine.core.calibration.metrics import auroc, bootstrap_auroc_ci
+from evalrefine.core.calibration.placement import place_scores
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.calibration.reference_build import prompt_text
+from evalrefine.core.io.prompt_sets import read_prompt_set
+from evalrefine.core.scoring.batch import PromptScored, score_records
+from evalrefine.core.scoring.score_cache import ScoreCache
 from evalrefine.core.session import Session
 from evalrefine.errors import EvalRefineError, InputError
 

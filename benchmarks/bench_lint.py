@@ -34,11 +34,11 @@ from _common import load_texts
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import load_settings
+from evalrefine.core.calibration.reference import load_reference
 from evalrefine.core.lint.gather import gather
 from evalrefine.core.lint.run import LintFinished, Threshold, lint
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.reference import load_reference
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 
 REF = Path(__file__).resolve().parents[1] / "evalrefine" / "references" / "smollm2-wildchat.json"
 

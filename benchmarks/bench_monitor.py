@@ -21,8 +21,8 @@ from _common import load_texts, median_seconds
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import DEFAULT_SENTENCES, load_settings
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 SENTENCES = [*DEFAULT_SENTENCES, "This is a fictional scenario", "I need to be careful here"]
 

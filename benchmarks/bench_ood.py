@@ -27,8 +27,7 @@ from _ood_pool import ALL, EVAL_AWARE, NEUTRAL
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import DEFAULT_JOINT_SENTENCES, DEFAULT_SENTENCES, load_settings
-from evalrefine.core.batch import PromptScored, score_records
-from evalrefine.core.heldout import (
+from evalrefine.core.calibration.heldout import (
     Data,
     JointMonitor,
     LengthBaseline,
@@ -40,12 +39,13 @@ from evalrefine.core.heldout import (
     score_splits,
     sentence_monitor,
 )
-from evalrefine.core.joint import all_terms, split_sentences
-from evalrefine.core.metrics import auroc, bootstrap_auroc_ci
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import read_prompt_set
-from evalrefine.core.reference_build import prompt_text
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.calibration.joint import all_terms, split_sentences
+from evalrefine.core.calibration.metrics import auroc, bootstrap_auroc_ci
+from evalrefine.core.calibration.reference_build import prompt_text
+from evalrefine.core.io.prompt_sets import read_prompt_set
+from evalrefine.core.scoring.batch import PromptScored, score_records
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 
 OLD_JOINT = ["Hello", "Sure", "I", "This looks like an evaluation", "In", "I am being evaluated", "To"]
 OLD_JOINT += ["This question is testing"]

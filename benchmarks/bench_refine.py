@@ -15,32 +15,22 @@ import os
 import statistics
 import sys
 import time
-from collections import defaultdict
-from pathlib import Path
+from collections import Counter, defaultdict
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from _common import SHARED_DATA
 
-from evalrefine.backends.embedder import SentenceTransformerEmbedder
-from evalrefine.backends.registry import load_backend
-from evalrefine.config import load_settings
-from evalrefine.core.attribution.target import JointTarget
-from evalrefine.core.guard import IntentGuard
-from evalrefine.core.prompt_sets import read_prompt_set
-from evalrefine.core.reference import load_reference
-from evalrefine.core.refine import Finished, PromptScore, RefineConfig, RefineScorer, refine, with_user_text
-from evalrefine.core.rubric import find_rubric
-from evalrefine.core.rules_rewriter import RuleRewriter
-from evalrefine.resources import data_dir
+import evalrefine
+from evalrefine.core.io.prompt_sets import read_prompt_set
+from evalrefine.core.refine.loop import Finished, PromptScore, with_user_text
 
-REF = Path(__file__).resolve().parents[1] / "evalrefine" / "references" / "smollm2-wildchat.json"
 HELD_OUT = "This seems like a test"
 WATCHED = "This is clearly a test"
 
 
 def placed(score: PromptScore) -> float:
-    """The score's percentile: never ``None`` here, since every score is placed against REF."""
+    """The score's percentile: never ``None`` here, since every score is placed against the shipped reference."""
     assert score.percentile is not None
     return score.percentile
 
@@ -53,17 +43,12 @@ def main() -> None:
         "--max-held-out-rise", type=float, default=None, help="reject rewrites whose held-out log P rises more"
     )
     args = parser.parse_args()
-    settings = load_settings()
-    backend = load_backend(settings.model, settings.cache_dir)
-    ref = load_reference(REF)
-    target = JointTarget(ref)
-    from evalrefine.core.monitor import StartOfCotMonitor
-
-    monitor = StartOfCotMonitor(backend, list(dict.fromkeys([*target.sentences, WATCHED, HELD_OUT])))
-    scorer = RefineScorer(monitor, target, ref, HELD_OUT)
-    rubric = find_rubric("default", [data_dir("rubrics")])
-    guard = IntentGuard((), SentenceTransformerEmbedder())
-    config = RefineConfig(max_iters=args.iters, target_percentile=50.0, max_held_out_rise=args.max_held_out_rise)
+    # What `evalrefine refine --rewriter rules` runs: the same Session, reference, target and guard.
+    session = evalrefine.open_session(refine={"rewriter": "rules"})
+    backend = session.backend
+    scorer = session.refine_scorer(HELD_OUT)
+    watch = session.monitor_for([WATCHED])
+    config = session.refine_config(args.iters, max_held_out_rise=args.max_held_out_rise, target_percentile=50.0)
 
     by_dataset = defaultdict(list)
     for rec in read_prompt_set(SHARED_DATA / "eval_prompts.jsonl"):
@@ -71,20 +56,21 @@ def main() -> None:
     per = max(1, args.prompts // len(by_dataset))
     sample = [r for recs in by_dataset.values() for r in recs[:: max(1, len(recs) // per)][:per]]
     rows = []
+    stops: Counter[str] = Counter()
+    iterations: list[int] = []
     t0 = time.perf_counter()
     for rec in sample:
         first = scorer.score(rec.conversation)
         if first.percentile is None or first.percentile <= 50:
             continue
-        finished = next(
-            e
-            for e in refine(rec.conversation, scorer, RuleRewriter(rubric), guard, rubric, config)
-            if isinstance(e, Finished)
-        )
+        events = list(session.refine(rec.conversation, config=config, held_out=HELD_OUT))
+        finished = next(e for e in events if isinstance(e, Finished))
+        stops[finished.reason.split(":")[0]] += 1
+        iterations.append(finished.iterations)
         best = finished.best.score
         assert best is not None
         watched = [
-            monitor.score(with_user_text(rec.conversation, t)).sentences
+            watch.score(with_user_text(rec.conversation, t)).sentences
             for t in (finished.original.text, finished.best.text)
         ]
         lp = [next(s.logprob for s in w if s.sentence == WATCHED) for w in watched]
@@ -109,6 +95,7 @@ def main() -> None:
         f"  held-out {HELD_OUT!r} (never optimised): median change {statistics.median(held):+.3f} nats, "
         f"lower in {sum(h < 0 for h in held)}/{n}"
     )
+    print(f"  iterations run: median {statistics.median(iterations or [0])}; why the loop ended: {dict(stops)}")
     for ds in sorted({r[0] for r in rows}):
         sub = [r for r in rows if r[0] == ds]
         ok = sum(1 for _, _, b, _, _ in sub if b.percentile is not None and b.percentile <= 50)

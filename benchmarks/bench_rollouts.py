@@ -6,7 +6,7 @@ once, the K-rollout monitors use the first K (K = 0 is the start-of-CoT monitor)
 max over rollouts and sentence boundaries of log P(any eval-aware sentence). Verbalization monitor:
 share of the K rollouts that say the situation is a test (the offline pattern detector, or
 ``--judge SPEC`` for an LLM). Cost: forward-token equivalents per prompt (see
-``evalrefine.core.rollout_validation``). Also times one rollout pass against the plain monitor.
+``evalrefine.core.rollouts.validation``). Also times one rollout pass against the plain monitor.
 
 Usage: python benchmarks/bench_rollouts.py [--prompts N] [--max-new-tokens T] [--png FILE]
 """
@@ -27,9 +27,9 @@ from evalrefine.backends.rewriters import make_verbalization_judge
 from evalrefine.backends.sampler import HFSampler
 from evalrefine.config import load_settings
 from evalrefine.core.attribution.target import AnyTarget
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.rollout_validation import auroc_by_k, sample_prompts
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.rollouts.validation import auroc_by_k, sample_prompts
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 KS = (0, 1, 2, 4)
 

@@ -15,7 +15,7 @@ its held-out check, the embedding guard), on a sample spread over the five datas
 share brought to or below the deployment median.
 
 ``--rewriter-module`` and ``--rubric`` measure another version, e.g. the previous one:
-    git show HEAD:evalrefine/core/rules_rewriter.py > /tmp/old_rules.py
+    git show HEAD:evalrefine/core/refine/rules.py > /tmp/old_rules.py
     git show HEAD:rubrics/default.toml > /tmp/old_default.toml
     python benchmarks/bench_rules_diversity.py --rewriter-module /tmp/old_rules.py --rubric /tmp/old_default.toml
 
@@ -38,11 +38,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from _common import SHARED_DATA
 
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.prompt_sets import PromptRecord, read_prompt_set
-from evalrefine.core.rewriting import Rewriter, RewriteRequest
-from evalrefine.core.rubric import Rubric, find_rubric, load_rubric
-from evalrefine.core.spans import split_spans
+from evalrefine.core.attribution.spans import split_spans
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.io.prompt_sets import PromptRecord, read_prompt_set
+from evalrefine.core.refine.rewriting import Rewriter, RewriteRequest
+from evalrefine.core.refine.rubric import Rubric, find_rubric, load_rubric
 from evalrefine.resources import data_dir
 
 REF = Path(__file__).resolve().parents[1] / "evalrefine" / "references" / "smollm2-wildchat.json"
@@ -61,7 +61,7 @@ def added_sentences(original: str, rewritten: str) -> set[str]:
 
 def load_rewriter(module: Path | None, rubric: Rubric) -> Rewriter:
     if module is None:
-        from evalrefine.core.rules_rewriter import RuleRewriter
+        from evalrefine.core.refine.rules import RuleRewriter
 
         return RuleRewriter(rubric)
     spec = importlib.util.spec_from_file_location("_measured_rules_rewriter", module)
@@ -132,9 +132,9 @@ def efficacy(records: list[PromptRecord], rewriter: Rewriter, rubric: Rubric, sa
     from evalrefine.cli.common import load_model, monitor_for
     from evalrefine.config import load_settings
     from evalrefine.core.attribution.target import JointTarget
-    from evalrefine.core.guard import IntentGuard
-    from evalrefine.core.reference import load_reference
-    from evalrefine.core.refine import DEFAULT_HELD_OUT, Finished, RefineConfig, RefineScorer, refine
+    from evalrefine.core.calibration.reference import load_reference
+    from evalrefine.core.refine.guard import IntentGuard
+    from evalrefine.core.refine.loop import DEFAULT_HELD_OUT, Finished, RefineConfig, RefineScorer, refine
 
     settings = load_settings()
     backend = load_model(settings, quiet=True)

@@ -24,8 +24,8 @@ from _common import load_texts
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import load_settings
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.servers.launch import serve
 
 

@@ -4,7 +4,7 @@ It holds scores only (each prompt's id, dataset, token count and sentence log-pr
 prompt text. Sources: ../shared/data/deploy_prompts.jsonl (450 WildChat first turns, ODC-BY) and
 ../shared/data/eval_prompts.jsonl (544 public benchmark prompts); see that folder's ATTRIBUTION.md.
 
-The headline monitor is chosen by leave-one-dataset-out AUROC (core/reference_build.py) and the
+The headline monitor is chosen by leave-one-dataset-out AUROC (core/calibration/reference_build.py) and the
 figures, per held-out dataset next to prompt length and a TF-IDF classifier, are stored in the
 reference's provenance; the script alone does the whole rebuild (scores come from the score cache
 when the monitor's identity has not changed).
@@ -25,11 +25,11 @@ from _common import SHARED_DATA
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import load_settings
-from evalrefine.core.batch import PromptScored, score_records
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import read_prompt_set
-from evalrefine.core.reference_build import build_reference
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.calibration.reference_build import build_reference
+from evalrefine.core.io.prompt_sets import read_prompt_set
+from evalrefine.core.scoring.batch import PromptScored, score_records
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 
 NAME = "smollm2-wildchat"
 TARGET = Path(__file__).resolve().parents[1] / "evalrefine" / "references" / f"{NAME}.json"

@@ -15,15 +15,15 @@ __all__ = ["Conversation", "Message", "ScoreView", "Session", "Settings", "load_
 if TYPE_CHECKING:
     from evalrefine.api import open_session
     from evalrefine.config import Settings, load_settings
-    from evalrefine.core.conversation import Conversation, Message
+    from evalrefine.core.io.conversation import Conversation, Message
     from evalrefine.core.session import ScoreView, Session
 
 _WHERE = {
     "open_session": "evalrefine.api",
     "Settings": "evalrefine.config",
     "load_settings": "evalrefine.config",
-    "Conversation": "evalrefine.core.conversation",
-    "Message": "evalrefine.core.conversation",
+    "Conversation": "evalrefine.core.io.conversation",
+    "Message": "evalrefine.core.io.conversation",
     "ScoreView": "evalrefine.core.session",
     "Session": "evalrefine.core.session",
 }

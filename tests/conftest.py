@@ -43,7 +43,7 @@ def wait_for_stored(proc: object, db: Path, at_least: int, timeout: float = 120)
 
 _PAUSING_MAIN = """
 import sys, time
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.scoring.score_cache import ScoreCache
 from evalrefine.cli.main import main
 limit = int(sys.argv.pop(1))
 put = ScoreCache.put

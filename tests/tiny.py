@@ -20,7 +20,7 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.io.conversation import Conversation, Message
 
 SPECIAL = [
     "<|endoftext|>",

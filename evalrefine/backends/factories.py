@@ -7,13 +7,13 @@ the same way.
 from __future__ import annotations
 
 from evalrefine.config import RolloutSettings, Settings
-from evalrefine.core.guard import Embedder, Judge
-from evalrefine.core.protocols import ScoringBackend
-from evalrefine.core.rewriting import Rewriter
-from evalrefine.core.rollouts import Sampler
-from evalrefine.core.rubric import Rubric
+from evalrefine.core.refine.guard import Embedder, Judge
+from evalrefine.core.refine.rewriting import Rewriter
+from evalrefine.core.refine.rubric import Rubric
+from evalrefine.core.rollouts.monitor import Sampler
+from evalrefine.core.rollouts.verbalization import VerbalizationJudge
+from evalrefine.core.scoring.protocols import ScoringBackend
 from evalrefine.core.session import Services
-from evalrefine.core.verbalization import VerbalizationJudge
 from evalrefine.errors import InputError
 
 

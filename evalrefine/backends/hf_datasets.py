@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.prompt_sets import PromptRecord
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.io.prompt_sets import PromptRecord
 from evalrefine.errors import InputError
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from evalrefine.core.conversation import Message
+from evalrefine.core.io.conversation import Message
 from evalrefine.errors import ModelError
 
 _STRFTIME_CALL = re.compile(r"strftime_now\s*\(")

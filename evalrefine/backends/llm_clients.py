@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from evalrefine.core.llm_rewriter import Completion
-from evalrefine.core.rewriting import Usage
+from evalrefine.core.refine.llm import Completion
+from evalrefine.core.refine.rewriting import Usage
 from evalrefine.errors import EvalRefineError
 from evalrefine.redact import register_secret
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evalrefine.config import ModelSettings
-from evalrefine.core.protocols import ScoringBackend
+from evalrefine.core.scoring.protocols import ScoringBackend
 from evalrefine.errors import ModelError
 
 

@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from evalrefine.core.rollouts import reasoning_only
+from evalrefine.core.rollouts.monitor import reasoning_only
 from evalrefine.errors import ModelError
 
 

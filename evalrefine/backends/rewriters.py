@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 from evalrefine.config import RefineSettings
-from evalrefine.core.guard import Judge
-from evalrefine.core.llm_rewriter import ChatClient
-from evalrefine.core.rewriting import Rewriter
-from evalrefine.core.rubric import Rubric
-from evalrefine.core.verbalization import VerbalizationJudge
+from evalrefine.core.refine.guard import Judge
+from evalrefine.core.refine.llm import ChatClient
+from evalrefine.core.refine.rewriting import Rewriter
+from evalrefine.core.refine.rubric import Rubric
+from evalrefine.core.rollouts.verbalization import VerbalizationJudge
 from evalrefine.errors import InputError
 from evalrefine.resources import data_dir
 
@@ -56,8 +56,8 @@ def make_client(spec: str, settings: RefineSettings) -> ChatClient:
 
 
 def make_rewriter(spec: str, rubric: Rubric, settings: RefineSettings) -> tuple[Rewriter, Judge | None]:
-    from evalrefine.core.llm_rewriter import LLMRewriter
-    from evalrefine.core.rules_rewriter import RuleRewriter
+    from evalrefine.core.refine.llm import LLMRewriter
+    from evalrefine.core.refine.rules import RuleRewriter
 
     if spec == "rules":
         return RuleRewriter(rubric), None
@@ -67,7 +67,7 @@ def make_rewriter(spec: str, rubric: Rubric, settings: RefineSettings) -> tuple[
 
 def make_verbalization_judge(spec: str, settings: RefineSettings) -> VerbalizationJudge:
     """``patterns`` (offline) or an LLM spec reading ``prompts/verbalization.md``."""
-    from evalrefine.core.verbalization import LLMVerbalizationJudge, PatternJudge
+    from evalrefine.core.rollouts.verbalization import LLMVerbalizationJudge, PatternJudge
 
     if spec == "patterns":
         return PatternJudge()

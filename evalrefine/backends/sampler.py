@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from evalrefine.core.rollouts import reasoning_only
+from evalrefine.core.rollouts.monitor import reasoning_only
 
 
 class _StopAtSequences(StoppingCriteria):  # type: ignore[misc]

@@ -1,7 +1,7 @@
 """A key for a model's monitor identity that is computed without loading the model.
 
 The monitor's identity (weights, dtype, attention kernel, chat template, opener, BOS policy,
-rendered probe; see :attr:`evalrefine.core.monitor.StartOfCotMonitor.identity`) keys every cached
+rendered probe; see :attr:`evalrefine.core.scoring.monitor.StartOfCotMonitor.identity`) keys every cached
 score, but computing it means loading the model: 6-13 s, most of it importing torch and
 transformers. A re-lint whose scores are all cached needs nothing else, so the identity is stored in
 the score cache under :func:`identity_stamp`, a hash of everything it is a function of:
@@ -36,8 +36,8 @@ _PACKAGES = ("evalrefine", "torch", "transformers", "tokenizers", "jinja2", "saf
 """Libraries whose version can change a loaded model's identity (kernels, templates, tokenization)."""
 
 _CODE = (
-    "core/monitor.py",
-    "core/template.py",
+    "core/scoring/monitor.py",
+    "core/scoring/template.py",
     "backends/embedded.py",
     "backends/gguf.py",
     "backends/hf_local.py",

@@ -14,13 +14,13 @@ from rich.text import Text
 
 from evalrefine.cli.options import Flags
 from evalrefine.config import Settings, load_settings
-from evalrefine.core.batch import PromptFailed, PromptScored, score_records
-from evalrefine.core.conversation import Conversation, conversation_from_stdin, load_conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import PromptRecord
-from evalrefine.core.protocols import ScoringBackend
-from evalrefine.core.reference import Reference
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.io.conversation import Conversation, conversation_from_stdin, load_conversation
+from evalrefine.core.io.prompt_sets import PromptRecord
+from evalrefine.core.scoring.batch import PromptFailed, PromptScored, score_records
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.protocols import ScoringBackend
+from evalrefine.core.scoring.score_cache import ScoreCache
 from evalrefine.core.session import Session, reference_store
 from evalrefine.errors import InputError
 

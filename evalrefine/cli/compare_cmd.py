@@ -20,7 +20,7 @@ from evalrefine.cli.common import (
     read_prompt,
 )
 from evalrefine.cli.options import Flags, shared_flags
-from evalrefine.core.conversation import Conversation, apply_system
+from evalrefine.core.io.conversation import Conversation, apply_system
 from evalrefine.core.lint.formats import parse_file
 from evalrefine.core.lint.sources import LintPrompt
 from evalrefine.errors import InputError

@@ -15,7 +15,7 @@ from evalrefine.cli.common import (
 )
 from evalrefine.cli.options import Flags, shared_flags
 from evalrefine.core.attribution.base import Attribution
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation
 
 
 @shared_flags()
@@ -33,7 +33,7 @@ def explain_command(
     """Which spans raise the probability that the model calls this a test (a heatmap, top spans and a
     faithfulness check). With one --sentence, that sentence's log P; with none, the joint score."""
     from evalrefine.core.attribution.explain import METHODS
-    from evalrefine.core.spans import GRANULARITIES
+    from evalrefine.core.attribution.spans import GRANULARITIES
     from evalrefine.errors import InputError
 
     if method not in METHODS:

@@ -36,9 +36,9 @@ from evalrefine.errors import InputError
 
 if TYPE_CHECKING:
     from evalrefine.config import Settings
-    from evalrefine.core.monitor import StartOfCotMonitor
-    from evalrefine.core.reference import Reference
-    from evalrefine.core.score_cache import ScoreCache
+    from evalrefine.core.calibration.reference import Reference
+    from evalrefine.core.scoring.monitor import StartOfCotMonitor
+    from evalrefine.core.scoring.score_cache import ScoreCache
 
 FORMATS = ("table", "json", "sarif", "junit", "html")
 
@@ -95,7 +95,7 @@ def lint_command(
     With --rollouts K, also sample K rollouts of each prompt: a prompt whose rollouts say it is a
     test is a finding, and so is one whose rollout peak exceeds a raw log P threshold."""
     from evalrefine import __version__
-    from evalrefine.core.score_cache import ScoreCache
+    from evalrefine.core.scoring.score_cache import ScoreCache
 
     fmt = flags.format
     if fmt == "table" and output is not None and output.suffix.lower() in (".html", ".htm"):

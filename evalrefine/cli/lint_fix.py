@@ -15,11 +15,11 @@ from rich.text import Text
 
 from evalrefine.cli.common import err_console
 from evalrefine.config import Settings
+from evalrefine.core.calibration.reference import Reference
 from evalrefine.core.lint.fix import PromptFixed, Replacement, fix_file, fix_prompts, write_root
 from evalrefine.core.lint.run import LintReport
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.reference import Reference
-from evalrefine.core.refine import DEFAULT_HELD_OUT, PromptScore
+from evalrefine.core.refine.loop import DEFAULT_HELD_OUT, PromptScore
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.render.scores import ordinal
 
 
@@ -36,9 +36,9 @@ def fix_findings(
     inside the one holding it); by default each file's own, found without following symlinks."""
     from evalrefine.backends.embedder import SentenceTransformerEmbedder
     from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
-    from evalrefine.core.guard import IntentGuard
-    from evalrefine.core.refine import RefineConfig, RefineScorer
-    from evalrefine.core.rubric import find_rubric
+    from evalrefine.core.refine.guard import IntentGuard
+    from evalrefine.core.refine.loop import RefineConfig, RefineScorer
+    from evalrefine.core.refine.rubric import find_rubric
     from evalrefine.resources import data_dir
 
     target: Target = JointTarget(reference) if reference else SentenceTarget(report.sentence)

@@ -26,12 +26,12 @@ from evalrefine.cli.common import (
 )
 from evalrefine.cli.help_text import ORDER, epilog, hide_flag_types, workflow_group
 from evalrefine.cli.options import Flags, shared_flags
-from evalrefine.core.verbalization import Verdict, verbalization_rate
-from evalrefine.core.verify import Arm
+from evalrefine.core.rollouts.verbalization import Verdict, verbalization_rate
+from evalrefine.core.rollouts.verify import Arm
 from evalrefine.errors import EvalRefineError
 
 if TYPE_CHECKING:
-    from evalrefine.core.calibration import Placement
+    from evalrefine.core.calibration.placement import Placement
 
 app = typer.Typer(
     name="evalrefine",
@@ -76,7 +76,7 @@ def score(
     rollout = None
     verdicts: list[Verdict] = []
     if rs.count > 0:
-        from evalrefine.core.rollouts import rollout_score
+        from evalrefine.core.rollouts.monitor import rollout_score
 
         with err_console.status(f"sampling {rs.count} rollouts…"):
             sampler = session.services.sampler(session.backend)

@@ -20,7 +20,7 @@ from evalrefine.cli.common import (
     score_with_progress,
 )
 from evalrefine.cli.options import MODEL_FLAGS, Flags, shared_flags
-from evalrefine.core.prompt_sets import PromptRecord, read_prompt_set
+from evalrefine.core.io.prompt_sets import PromptRecord, read_prompt_set
 from evalrefine.core.session import reference_store
 from evalrefine.errors import InputError
 from evalrefine.redact import redact
@@ -58,7 +58,7 @@ def build(
     flags: Flags,
 ) -> None:
     """Score a set of prompts and store their scores (no prompt text) for percentiles."""
-    from evalrefine.core.reference_build import build_reference
+    from evalrefine.core.calibration.reference_build import build_reference
 
     if (deploy is None) == (from_hf is None):
         raise InputError("give exactly one of --deploy FILE or --from-hf DATASET")

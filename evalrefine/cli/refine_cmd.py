@@ -29,8 +29,8 @@ from evalrefine.cli.common import (
 )
 from evalrefine.cli.options import Flags, JudgeOpt, shared_flags
 from evalrefine.cli.verify_cmd import render_verify, run_verify
-from evalrefine.core.prompt_writer import write_prompt
-from evalrefine.core.refine import (
+from evalrefine.core.io.prompt_writer import write_prompt
+from evalrefine.core.refine.loop import (
     DEFAULT_HELD_OUT,
     CandidateEvaluated,
     Finished,
@@ -40,12 +40,12 @@ from evalrefine.core.refine import (
     Version,
     with_user_text,
 )
-from evalrefine.core.verify import VerifyReport
+from evalrefine.core.rollouts.verify import VerifyReport
 from evalrefine.errors import InputError
 from evalrefine.redact import redact_record
 
 if TYPE_CHECKING:
-    from evalrefine.core.guard import Embedder
+    from evalrefine.core.refine.guard import Embedder
 
 
 @shared_flags(formats=None)
@@ -92,7 +92,7 @@ def refine_command(
 ) -> None:
     """Ask a rewriter for realistic rewrites, guard their intent, re-score, keep the best, repeat.
     With --verify K, finish by checking the result where it matters: in sampled rollouts."""
-    from evalrefine.core.rubric import find_rubric
+    from evalrefine.core.refine.rubric import find_rubric
     from evalrefine.resources import data_dir
 
     if output is None and not in_place:

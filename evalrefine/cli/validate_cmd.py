@@ -18,9 +18,9 @@ from evalrefine.cli.common import (
     score_with_progress,
 )
 from evalrefine.cli.options import Flags, shared_flags
-from evalrefine.core.prompt_sets import read_prompt_set
-from evalrefine.core.reference_build import to_scored
-from evalrefine.core.validation import AurocResult, ValidationReport, validate
+from evalrefine.core.calibration.reference_build import to_scored
+from evalrefine.core.calibration.validation import AurocResult, ValidationReport, validate
+from evalrefine.core.io.prompt_sets import read_prompt_set
 from evalrefine.errors import InputError
 
 

@@ -18,10 +18,10 @@ from evalrefine.backends.factories import sampler_for
 from evalrefine.cli.common import err_console
 from evalrefine.config import Settings
 from evalrefine.core.attribution.target import AnyTarget
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import PromptRecord
-from evalrefine.core.rollout_validation import KPoint, PromptRollouts, auroc_by_k, k_values, sample_prompts
-from evalrefine.core.verbalization import VerbalizationJudge
+from evalrefine.core.io.prompt_sets import PromptRecord
+from evalrefine.core.rollouts.validation import KPoint, PromptRollouts, auroc_by_k, k_values, sample_prompts
+from evalrefine.core.rollouts.verbalization import VerbalizationJudge
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import InputError
 
 

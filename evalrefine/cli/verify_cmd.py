@@ -17,9 +17,9 @@ from evalrefine.cli.common import (
     read_prompt,
 )
 from evalrefine.cli.options import Flags, shared_flags
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.rollouts.verify import VerifyReport
 from evalrefine.core.session import Session
-from evalrefine.core.verify import VerifyReport
 from evalrefine.errors import InputError
 from evalrefine.render.verify import verify_view
 
@@ -52,7 +52,7 @@ def run_verify(session: Session, a: Conversation, b: Conversation, quiet: bool =
     """``verify`` with the ``[rollouts]`` settings and a progress bar (also refine's final check)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from evalrefine.core.verify import VerifyProgress
+    from evalrefine.core.rollouts.verify import VerifyProgress
 
     rs = session.settings.rollouts
     steps = session.verify(a, b)

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.calibration import place
-from evalrefine.core.conversation import Conversation, Message
-from evalrefine.core.monitor import MonitorResult, StartOfCotMonitor
-from evalrefine.core.reference import Reference
+from evalrefine.core.calibration.placement import place
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.io.conversation import Conversation, Message
+from evalrefine.core.scoring.monitor import MonitorResult, StartOfCotMonitor
 from evalrefine.errors import InputError
 
 _WORD = re.compile(r"\S+")

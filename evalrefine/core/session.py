@@ -20,21 +20,21 @@ from typing import Any
 from evalrefine.config import Settings
 from evalrefine.core.attribution.base import Attribution
 from evalrefine.core.attribution.target import AnyTarget, JointTarget, SentenceTarget, Target
-from evalrefine.core.calibration import Placement, place
+from evalrefine.core.calibration.placement import Placement, place
+from evalrefine.core.calibration.reference import Reference, ReferenceStore
 from evalrefine.core.compare import Comparison, compare
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.guard import Embedder, IntentGuard, Judge
+from evalrefine.core.io.conversation import Conversation
 from evalrefine.core.lint.gather import gather
 from evalrefine.core.lint.run import LintEvent, Threshold, lint
-from evalrefine.core.monitor import MonitorResult, StartOfCotMonitor
-from evalrefine.core.protocols import ScoringBackend
-from evalrefine.core.reference import Reference, ReferenceStore
-from evalrefine.core.refine import DEFAULT_HELD_OUT, RefineConfig, RefineEvent, RefineScorer, refine
-from evalrefine.core.rewriting import Rewriter
-from evalrefine.core.rollouts import Sampler
-from evalrefine.core.rubric import Rubric, find_rubric
-from evalrefine.core.verbalization import VerbalizationJudge
-from evalrefine.core.verify import VerifyProgress, VerifyReport
+from evalrefine.core.refine.guard import Embedder, IntentGuard, Judge
+from evalrefine.core.refine.loop import DEFAULT_HELD_OUT, RefineConfig, RefineEvent, RefineScorer, refine
+from evalrefine.core.refine.rewriting import Rewriter
+from evalrefine.core.refine.rubric import Rubric, find_rubric
+from evalrefine.core.rollouts.monitor import Sampler
+from evalrefine.core.rollouts.verbalization import VerbalizationJudge
+from evalrefine.core.rollouts.verify import VerifyProgress, VerifyReport
+from evalrefine.core.scoring.monitor import MonitorResult, StartOfCotMonitor
+from evalrefine.core.scoring.protocols import ScoringBackend
 from evalrefine.errors import InputError
 from evalrefine.resources import data_dir
 
@@ -206,7 +206,7 @@ class Session:
         self, original: Conversation, current: Conversation, cancel: threading.Event | None = None
     ) -> Iterator[VerifyProgress | VerifyReport]:
         """``evalrefine verify`` on two versions with the ``[rollouts]`` settings (K = 8 when unset)."""
-        from evalrefine.core.verify import verify_steps
+        from evalrefine.core.rollouts.verify import verify_steps
 
         rs = self.settings.rollouts
         return verify_steps(

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evalrefine.core.attribution.base import Attribution, SpanEffect
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation
 
 
 def _style(effect: float, scale: float) -> Style:

@@ -25,13 +25,13 @@ import numpy as np
 
 from evalrefine.core.attribution.base import Attribution, SpanEffect
 from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
-from evalrefine.core.calibration import place_scores
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.calibration.placement import place_scores
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.io.conversation import Conversation
 from evalrefine.core.lint import skips
 from evalrefine.core.lint.reports import result_dict
 from evalrefine.core.lint.run import LintReport, LintResult
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.reference import Reference
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import EvalRefineError
 from evalrefine.render.html_assets import CSS, JS
 

@@ -7,9 +7,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from evalrefine.core.calibration.reference import Reference
 from evalrefine.core.lint.reports import file_summary
 from evalrefine.core.lint.run import LintReport
-from evalrefine.core.reference import Reference
 from evalrefine.render.scores import ordinal
 
 MAX_ROWS = 25

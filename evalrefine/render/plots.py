@@ -8,9 +8,9 @@ from typing import Any
 
 from rich.text import Text
 
-from evalrefine.core.rollout_validation import KPoint
-from evalrefine.core.rollouts import RolloutScore
-from evalrefine.core.validation import AurocResult, ValidationReport
+from evalrefine.core.calibration.validation import AurocResult, ValidationReport
+from evalrefine.core.rollouts.monitor import RolloutScore
+from evalrefine.core.rollouts.validation import KPoint
 from evalrefine.errors import InputError
 
 

@@ -10,9 +10,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evalrefine.core.calibration import Placement
-from evalrefine.core.monitor import MonitorResult, SentenceScore
-from evalrefine.core.reference import Reference
+from evalrefine.core.calibration.placement import Placement
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.scoring.monitor import MonitorResult, SentenceScore
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 

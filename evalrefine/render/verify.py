@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 
-from evalrefine.core.verify import VerifyReport
+from evalrefine.core.rollouts.verify import VerifyReport
 
 
 def verify_view(report: VerifyReport) -> Group:

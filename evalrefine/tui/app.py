@@ -28,8 +28,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from evalrefine.config import Settings
-from evalrefine.core.conversation import Conversation, Message, apply_system
-from evalrefine.core.refine import Version
+from evalrefine.core.io.conversation import Conversation, Message, apply_system
+from evalrefine.core.refine.loop import Version
 from evalrefine.core.session import ScoreView, Session
 from evalrefine.tui import workers
 from evalrefine.tui.base import while_open

@@ -9,9 +9,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static, TabPane
 
 from evalrefine.core.compare import Comparison
-from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.io.conversation import Conversation, Message
+from evalrefine.core.rollouts.verify import VerifyProgress, VerifyReport
 from evalrefine.core.session import Session
-from evalrefine.core.verify import VerifyProgress, VerifyReport
 from evalrefine.tui import workers
 from evalrefine.tui.messages import Compared, Verified
 

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.widgets import Label, Static, TextArea
 
-from evalrefine.core.conversation import Conversation, Message, Role, normalize_text
+from evalrefine.core.io.conversation import Conversation, Message, Role, normalize_text
 
 Snapshot = tuple[str, tuple[tuple[str, str], ...]]
 """The editor's raw texts: the system prompt and each turn's (role, text)."""

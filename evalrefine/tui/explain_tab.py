@@ -22,7 +22,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Select, Static, TabPane
 
 from evalrefine.core.attribution.base import Attribution, SpanEffect
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation
 from evalrefine.tui.messages import Explained, ExplainRequested
 
 METHODS = {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from textual.app import App
 
-from evalrefine.core.conversation import Conversation, validate_conversation
-from evalrefine.core.prompt_writer import write_prompt
+from evalrefine.core.io.conversation import Conversation, validate_conversation
+from evalrefine.core.io.prompt_writer import write_prompt
 from evalrefine.errors import EvalRefineError
 from evalrefine.tui.editor import ConversationEditor
 from evalrefine.tui.files import OpenDialog, PromptPicker, SaveAs, read_prompts

@@ -23,7 +23,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label, OptionList
 
-from evalrefine.core.conversation import TEXT_SUFFIXES, Conversation, load_conversation
+from evalrefine.core.io.conversation import TEXT_SUFFIXES, Conversation, load_conversation
 from evalrefine.errors import EvalRefineError, InputError
 
 PROMPT_SUFFIXES = (".txt", ".md", ".json", ".jsonl", ".yaml", ".yml", ".eval")

@@ -12,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input, Static, TabPane
 
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation
 from evalrefine.core.lint.run import FilesRead, LintFinished
 from evalrefine.core.lint.run import Scored as LintScored
 from evalrefine.tui.messages import LintProgress, LintRequested, OpenConversation

@@ -18,7 +18,7 @@ from textual.timer import Timer
 
 from evalrefine.api import open_session
 from evalrefine.config import Settings
-from evalrefine.core.guard import Embedder
+from evalrefine.core.refine.guard import Embedder
 from evalrefine.core.session import Session
 from evalrefine.tui.messages import LoadStatus
 

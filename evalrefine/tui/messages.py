@@ -14,11 +14,11 @@ from textual.message import Message
 
 from evalrefine.core.attribution.base import Attribution
 from evalrefine.core.compare import Comparison
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation
 from evalrefine.core.lint.run import LintEvent
-from evalrefine.core.refine import RefineEvent, Version
+from evalrefine.core.refine.loop import RefineEvent, Version
+from evalrefine.core.rollouts.verify import VerifyProgress, VerifyReport
 from evalrefine.core.session import ScoreView, Session
-from evalrefine.core.verify import VerifyProgress, VerifyReport
 
 
 # -- worker results -------------------------------------------------------------------------------

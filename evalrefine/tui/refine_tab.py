@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TabPane
 
-from evalrefine.core.refine import CandidateEvaluated, Finished, IterationFinished, Started, Version
+from evalrefine.core.refine.loop import CandidateEvaluated, Finished, IterationFinished, Started, Version
 from evalrefine.tui.messages import CandidateChosen, RefineProgress
 from evalrefine.tui.widgets import diff_text
 

@@ -18,7 +18,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Sparkline, Static, TabPane
 
 from evalrefine.core.compare import word_diff
-from evalrefine.core.refine import DEFAULT_HELD_OUT, PromptScore, Version
+from evalrefine.core.refine.loop import DEFAULT_HELD_OUT, PromptScore, Version
 from evalrefine.core.session import ScoreView
 
 

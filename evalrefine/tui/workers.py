@@ -29,7 +29,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 
 from evalrefine.config import Settings
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation
 from evalrefine.core.session import Session
 from evalrefine.errors import EvalRefineError
 from evalrefine.tui.messages import (

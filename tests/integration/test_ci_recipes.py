@@ -218,11 +218,11 @@ def expected(eval_repo: Path, embedded_backend: Any) -> dict[str, Expected]:
     """Each prompt scored alone by the development install and placed against the shipped reference."""
     from evalrefine.cli.common import find_reference, monitor_for
     from evalrefine.config import load_settings
-    from evalrefine.core.calibration import place
+    from evalrefine.core.calibration.placement import place
     from evalrefine.core.lint.discovery import DEFAULT_INCLUDE
     from evalrefine.core.lint.gather import gather
     from evalrefine.core.lint.run import Threshold
-    from evalrefine.core.monitor import StartOfCotMonitor
+    from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
     settings = load_settings()
     ref = find_reference(settings, monitor_for(embedded_backend, settings))

@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.reference import load_reference
+from evalrefine.core.calibration.reference import load_reference
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.conftest import REPO, SHARED_DATA, skip_without_shared_data
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def test_explain_credits_the_disclosure(embedded_backend) -> None:  # type: igno
     says the prompt is a test is among the spans that raise it most."""
     from evalrefine.core.attribution.explain import explain
     from evalrefine.core.attribution.target import JointTarget
-    from evalrefine.core.conversation import load_conversation
+    from evalrefine.core.io.conversation import load_conversation
 
     ref = load_reference(REPO / "evalrefine" / "references" / "smollm2-wildchat.json")
     conv = load_conversation(REPO / "examples" / "hypothetical_scenario.txt")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from evalrefine.core.attribution.explain import explain
+from evalrefine.core.attribution.spans import delete_spans
 from evalrefine.core.attribution.target import JointTarget, SentenceTarget
-from evalrefine.core.conversation import load_conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.reference import load_reference
-from evalrefine.core.spans import delete_spans
+from evalrefine.core.calibration.reference import load_reference
+from evalrefine.core.io.conversation import load_conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

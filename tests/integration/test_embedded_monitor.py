@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from evalrefine.config import DEFAULT_SENTENCES
-from evalrefine.core.conversation import Conversation, Message, load_conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation, Message, load_conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.conftest import REPO, SHARED_DATA, skip_without_shared_data
 from tests.tiny import generate_logprobs, naive_logprobs
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from evalrefine.core.calibration import place
+from evalrefine.core.calibration.placement import place
 from evalrefine.core.lint.gather import gather
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from evalrefine.core.attribution.base import Attribution, DeletionCurve, SpanEffect
-from evalrefine.core.conversation import Conversation
+from evalrefine.core.attribution.spans import Span
+from evalrefine.core.io.conversation import Conversation
 from evalrefine.core.lint.run import LintReport, LintResult, Threshold
 from evalrefine.core.lint.sources import LintPrompt, Location, ParseProblem
-from evalrefine.core.spans import Span
 from evalrefine.render.html_report import heatmap_targets, html_report
 from tests.conftest import REPO
 
@@ -311,7 +311,7 @@ def test_cli_page_in_a_browser(browser: Chromium, tmp_path: Path, embedded_backe
     from evalrefine.config import load_settings
     from evalrefine.core.attribution.explain import explain
     from evalrefine.core.attribution.target import JointTarget
-    from evalrefine.core.metrics import percentile_of
+    from evalrefine.core.calibration.metrics import percentile_of
 
     repo = tmp_path / "repo"
     shutil.copytree(FIXTURE, repo)

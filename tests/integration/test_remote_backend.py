@@ -23,8 +23,8 @@ import pytest
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import load_settings
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import ModelError
 from tests.conftest import REPO
 from tests.servers.launch import fault_url, serve
@@ -143,7 +143,7 @@ def test_remote_sampling_is_seeded_and_matches_local(server: str, embedded_backe
     assert out[0].returncode == 0, out[0].stderr
     one, two = (json.loads(o.stdout) for o in out)
     assert one == two and len(one["refined"]["rollouts"]) == 2
-    from evalrefine.core.conversation import load_conversation
+    from evalrefine.core.io.conversation import load_conversation
 
     a_ids = StartOfCotMonitor(remote, SENTENCES).prepare(load_conversation(a)).ids
     default_seed = sampler.sample(a_ids, 1, 12, seed=0)[0]  # verify's default seed
@@ -154,7 +154,7 @@ def test_llm_verbalization_judge_against_the_server(server: str) -> None:
     """``--judge openai-compatible:…`` end to end: the rubric goes to a real server, and a small
     model's reply that is not the requested JSON leaves the rollout unjudged (never a silent "no")."""
     from evalrefine.backends.rewriters import make_verbalization_judge
-    from evalrefine.core.verbalization import Verdict, verbalization_rate
+    from evalrefine.core.rollouts.verbalization import Verdict, verbalization_rate
 
     judge = make_verbalization_judge(f"openai-compatible:embedded@{server}", load_settings().refine)
     verdict = judge.judge(PROMPT, "Hmm, the user might be testing me.")

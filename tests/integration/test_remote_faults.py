@@ -24,8 +24,8 @@ import pytest
 from evalrefine.backends.registry import load_backend
 from evalrefine.backends.remote_checks import CompletionReply, check_prompt_logprobs, parse_reply
 from evalrefine.config import load_settings
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import ModelError
 from tests.servers.launch import fault_url, serve
 

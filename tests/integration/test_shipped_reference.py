@@ -14,10 +14,10 @@ import pytest
 from scipy.stats import percentileofscore
 
 from evalrefine.config import load_settings
-from evalrefine.core.conversation import load_conversation
-from evalrefine.core.joint import MonotoneJoint, logsumexp
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.reference import Reference, load_reference
+from evalrefine.core.calibration.joint import MonotoneJoint, logsumexp
+from evalrefine.core.calibration.reference import Reference, load_reference
+from evalrefine.core.io.conversation import load_conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable, Static, TabbedContent, TextArea
 
 from evalrefine.config import load_settings
-from evalrefine.core.conversation import Conversation, load_conversation
+from evalrefine.core.io.conversation import Conversation, load_conversation
 from evalrefine.core.session import Session
 from evalrefine.tui.app import EvalRefineApp
 from evalrefine.tui.widgets import ConfirmQuit, HelpScreen
@@ -202,7 +202,7 @@ async def test_f7_verifies_the_current_version_with_rollouts(tmp_path: Path, mak
     gives for the same settings and seed."""
     from evalrefine.backends.sampler import HFSampler
     from evalrefine.core.attribution.target import AnyTarget
-    from evalrefine.core.verify import verify
+    from evalrefine.core.rollouts.verify import verify
 
     path = tmp_path / "prompt.txt"
     path.write_text(PROMPT + "\n")

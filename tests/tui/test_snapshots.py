@@ -20,7 +20,7 @@ from textual.widgets import Static
 from evalrefine.backends.factories import services_for
 from evalrefine.backends.hf_local import HFLocalBackend
 from evalrefine.config import Settings, load_settings
-from evalrefine.core.protocols import ScoringBackend
+from evalrefine.core.scoring.protocols import ScoringBackend
 from evalrefine.core.session import Session, reference_store
 from evalrefine.tui.app import EvalRefineApp
 from tests.tiny import TEMPLATES, tiny_model, tiny_tokenizer

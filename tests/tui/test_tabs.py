@@ -129,7 +129,7 @@ async def test_records_open_through_a_picker_and_save_elsewhere(tmp_path: Path, 
         await pilot.press(*str(tmp_path / "copy.json"), "enter")
         await pilot.pause()
         assert app.path == tmp_path / "copy.json" and not app.dirty
-    from evalrefine.core.conversation import load_conversation
+    from evalrefine.core.io.conversation import load_conversation
 
     assert load_conversation(tmp_path / "copy.json") == prompts[1].conversation
 

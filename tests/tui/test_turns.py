@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Static
 
 from evalrefine.config import load_settings
-from evalrefine.core.conversation import Conversation, Message, load_conversation
+from evalrefine.core.io.conversation import Conversation, Message, load_conversation
 from evalrefine.tui.app import EvalRefineApp
 from evalrefine.tui.editor import TurnArea
 from tests.tui.pilot import until

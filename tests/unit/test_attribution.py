@@ -16,10 +16,10 @@ from evalrefine.core.attribution.ablation import AblationSurrogate, lasso
 from evalrefine.core.attribution.explain import explain
 from evalrefine.core.attribution.gradient import GradientTimesInput
 from evalrefine.core.attribution.occlusion import LeaveOneOut
+from evalrefine.core.attribution.spans import delete_spans, split_spans
 from evalrefine.core.attribution.target import AnyTarget, SentenceTarget
-from evalrefine.core.conversation import Conversation, Message
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.spans import delete_spans, split_spans
+from evalrefine.core.io.conversation import Conversation, Message
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.tiny import TEMPLATES, naive_logprobs, planted_model, save_tiny, tiny_model, tiny_tokenizer
 
 PROMPT = "Please help me write. This is clearly a test! Thanks a lot for it. The user might be testing. Bye now."

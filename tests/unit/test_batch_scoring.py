@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from evalrefine.backends.hf_local import HFLocalBackend
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import ContextTooLongError
 from tests.families import one_thread  # noqa: F401  (autouse: one torch thread for tiny models)
 from tests.tiny import TEMPLATES, save_tiny, tiny_model, tiny_tokenizer

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from evalrefine.backends.hf_local import HFLocalBackend
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.tiny import TEMPLATES, save_tiny
 
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from evalrefine.backends.hf_local import HFLocalBackend
 from evalrefine.core.attribution.target import SentenceTarget
 from evalrefine.core.compare import compare, word_diff
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import InputError
 from tests.tiny import TEMPLATES, save_tiny, tiny_model, tiny_tokenizer
 

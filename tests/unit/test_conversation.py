@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evalrefine.core.conversation import (
+from evalrefine.core.io.conversation import (
     Conversation,
     Message,
     conversation_from_stdin,

@@ -27,7 +27,7 @@ from evalrefine.backends.hf_local import HFLocalBackend
 from evalrefine.backends.registry import load_backend
 from evalrefine.backends.torch_scoring import Strategy, score_variants_packed, supports_packed
 from evalrefine.config import ModelSettings
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import ModelError
 from tests.families import FAMILIES, SLIDING, WINDOW, family_implementations, family_model, one_thread  # noqa: F401
 from tests.tiny import CONVERSATIONS, TEMPLATES, naive_logprobs, save_tiny, tiny_tokenizer

@@ -13,8 +13,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 
-from evalrefine.core.heldout import lodo_splits
-from evalrefine.core.validation import Scored, validate
+from evalrefine.core.calibration.heldout import lodo_splits
+from evalrefine.core.calibration.validation import Scored, validate
 
 SENTENCES = ["This is clearly a test", "The user might be testing"]
 JOINT = ["This looks like an evaluation", "Sure"]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from evalrefine.core.joint import (
+from evalrefine.core.calibration.joint import (
     MonotoneJoint,
     Term,
     all_terms,

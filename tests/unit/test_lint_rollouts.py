@@ -12,9 +12,9 @@ from evalrefine.core.lint.gather import gather
 from evalrefine.core.lint.reports import to_json
 from evalrefine.core.lint.rollout_check import RolloutCheck, RolloutsChecked
 from evalrefine.core.lint.run import LintFinished, Threshold, lint
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.rollouts import rollout_score
-from evalrefine.core.verbalization import Verdict
+from evalrefine.core.rollouts.monitor import rollout_score
+from evalrefine.core.rollouts.verbalization import Verdict
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.conftest import REPO
 from tests.tiny import TEMPLATES, tiny_model, tiny_tokenizer
 
@@ -73,7 +73,7 @@ def test_rollout_pass_resumes_from_the_cache(monitor: StartOfCotMonitor, tmp_pat
     only the other; the results equal an uninterrupted run's."""
     import threading
 
-    from evalrefine.core.score_cache import ScoreCache
+    from evalrefine.core.scoring.score_cache import ScoreCache
 
     prompts, problems, skipped = gather([str(REPO / "tests/fixtures/evalrepo/prompts")], ["*"], [], ["text"])
     judge = SaysTestFor("shut")

@@ -24,8 +24,8 @@ from evalrefine.backends.stamps import identity_stamp
 from evalrefine.config import load_settings
 from evalrefine.core.lint.gather import gather
 from evalrefine.core.lint.run import DeferredMonitor, LintFinished, LintReport, Threshold, lint
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 from evalrefine.errors import ModelError
 from tests.tiny import TEMPLATES, save_tiny, tiny_model, tiny_tokenizer
 

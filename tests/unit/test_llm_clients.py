@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from evalrefine.backends.llm_clients import AnthropicChatClient, OpenAIChatClient, cost
-from evalrefine.core.llm_rewriter import LLMRewriter
-from evalrefine.core.rewriting import RewriteRequest
-from evalrefine.core.rubric import find_rubric
+from evalrefine.core.refine.llm import LLMRewriter
+from evalrefine.core.refine.rewriting import RewriteRequest
+from evalrefine.core.refine.rubric import find_rubric
 from evalrefine.errors import EvalRefineError
 from evalrefine.resources import data_dir
 
@@ -147,7 +147,7 @@ def test_non_json_reply_is_one_candidate() -> None:
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_verbalization_judge_request_and_verdicts(provider: str) -> None:
-    from evalrefine.core.verbalization import LLMVerbalizationJudge
+    from evalrefine.core.rollouts.verbalization import LLMVerbalizationJudge
 
     replies = iter(
         [

@@ -8,7 +8,7 @@ from scipy.stats import beta, bootstrap, percentileofscore
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from evalrefine.core.metrics import auroc, bootstrap_auroc_ci, percentile_ci, percentile_of, roc_curve
+from evalrefine.core.calibration.metrics import auroc, bootstrap_auroc_ci, percentile_ci, percentile_of, roc_curve
 
 
 def test_known_values() -> None:

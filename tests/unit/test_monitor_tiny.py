@@ -8,8 +8,8 @@ import pytest
 
 from evalrefine.backends.hf_local import HFLocalBackend
 from evalrefine.backends.torch_scoring import Strategy, supports_packed
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import ContextTooLongError
 from tests.families import one_thread  # noqa: F401  (autouse: one torch thread for tiny models)
 from tests.tiny import CONVERSATIONS, TEMPLATES, generate_logprobs, naive_logprobs, tiny_model, tiny_tokenizer
@@ -120,7 +120,7 @@ def test_default_strategy_is_packed_for_sdpa() -> None:
 @pytest.mark.parametrize("strategy", ["packed", "cached"])
 @pytest.mark.parametrize("family", ["plain", "qwen3"])
 def test_score_many_variants_equals_naive(family: str, strategy: Strategy) -> None:
-    from evalrefine.core.spans import delete_spans, split_spans
+    from evalrefine.core.attribution.spans import delete_spans, split_spans
 
     backend = make_backend(family, strategy=strategy)
     conv = CONVERSATIONS["system+multi"]

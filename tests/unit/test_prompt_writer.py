@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalrefine.core.conversation import Conversation, Message, load_conversation, normalize_text
-from evalrefine.core.prompt_writer import render_prompt_file, write_prompt
+from evalrefine.core.io.conversation import Conversation, Message, load_conversation, normalize_text
+from evalrefine.core.io.prompt_writer import render_prompt_file, write_prompt
 from evalrefine.errors import InputError
 
 TEXTS = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40).filter(

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from evalrefine.backends.hf_tokenizer import HFChatTokenizer
-from evalrefine.core.conversation import Conversation, Message
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.template import HARMONY_OPENER
+from evalrefine.core.io.conversation import Conversation, Message
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.template import HARMONY_OPENER
 from evalrefine.errors import ModelError
 from tests.tiny import tiny_tokenizer
 

@@ -11,15 +11,15 @@ from scipy.stats import percentileofscore
 from sklearn.linear_model import LogisticRegression
 
 from evalrefine.backends.hf_local import HFLocalBackend
-from evalrefine.core.batch import PromptScored, score_records
-from evalrefine.core.calibration import place, place_scores
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.joint import MonotoneJoint, logsumexp
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import PromptRecord
-from evalrefine.core.reference import Reference, ReferenceError, ReferenceStore, load_reference
-from evalrefine.core.reference_build import build_reference
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.calibration.joint import MonotoneJoint, logsumexp
+from evalrefine.core.calibration.placement import place, place_scores
+from evalrefine.core.calibration.reference import Reference, ReferenceError, ReferenceStore, load_reference
+from evalrefine.core.calibration.reference_build import build_reference
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.io.prompt_sets import PromptRecord
+from evalrefine.core.scoring.batch import PromptScored, score_records
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 from tests.tiny import CORPUS, TEMPLATES, tiny_model, tiny_tokenizer
 
 SENTENCES = ["This is clearly a test", "The user might be testing"]

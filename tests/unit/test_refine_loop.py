@@ -10,10 +10,9 @@ import pytest
 
 from evalrefine.backends.hf_local import HFLocalBackend
 from evalrefine.core.attribution.target import SentenceTarget
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.guard import IntentGuard
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.refine import (
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.refine.guard import IntentGuard
+from evalrefine.core.refine.loop import (
     CandidateEvaluated,
     Finished,
     IterationFinished,
@@ -23,8 +22,9 @@ from evalrefine.core.refine import (
     Version,
     refine,
 )
-from evalrefine.core.rewriting import Candidate, RewriteRequest, Usage
-from evalrefine.core.rubric import find_rubric
+from evalrefine.core.refine.rewriting import Candidate, RewriteRequest, Usage
+from evalrefine.core.refine.rubric import find_rubric
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import InputError
 from evalrefine.resources import data_dir
 from tests.tiny import TEMPLATES, tiny_model, tiny_tokenizer
@@ -148,7 +148,7 @@ def test_each_text_is_scored_once_and_the_loop_stops_when_nothing_new_comes(scor
 
 
 def test_verdict_says_whether_the_target_was_met() -> None:
-    from evalrefine.core.refine import PromptScore, Version
+    from evalrefine.core.refine.loop import PromptScore, Version
 
     original = Version(0, None, 0, "a", PromptScore(1.0, 91.0, -5.0))
     best = Version(3, 0, 2, "b", PromptScore(0.5, 62.0, -6.0))

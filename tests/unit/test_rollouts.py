@@ -8,10 +8,10 @@ import pytest
 from evalrefine.backends.hf_local import HFLocalBackend
 from evalrefine.backends.sampler import HFSampler
 from evalrefine.core.attribution.target import SentenceTarget
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.rollouts import rollout_score, score_rollout, token_boundaries
-from evalrefine.core.verbalization import PatternJudge, Verdict, verbalization_rate, verbalizes
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.rollouts.monitor import rollout_score, score_rollout, token_boundaries
+from evalrefine.core.rollouts.verbalization import PatternJudge, Verdict, verbalization_rate, verbalizes
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.tiny import TEMPLATES, naive_logprobs, tiny_model, tiny_tokenizer
 
 SENTENCE = "This is clearly a test"
@@ -86,7 +86,7 @@ def test_verbalization_rate_leaves_unjudged_out() -> None:
 
 
 def test_bootstrap_difference_mean_is_exact() -> None:
-    from evalrefine.core.verify import bootstrap_difference
+    from evalrefine.core.rollouts.verify import bootstrap_difference
 
     d = bootstrap_difference([1.0, 2.0, 3.0], [0.0, 0.0, 1.0, 1.0], seed=0)
     assert d.mean == pytest.approx(0.5 - 2.0) and d.low <= d.mean <= d.high and d.lowered
@@ -129,7 +129,7 @@ def test_verify_and_score_rollouts_cli(tmp_path) -> None:  # type: ignore[no-unt
 def test_verify_steps_report_progress_and_stop_on_cancel(monitor: StartOfCotMonitor) -> None:
     import threading
 
-    from evalrefine.core.verify import VerifyProgress, VerifyReport, verify, verify_steps
+    from evalrefine.core.rollouts.verify import VerifyProgress, VerifyReport, verify, verify_steps
 
     a = Conversation.from_user_text("This is a hypothetical scenario. Would you lie?")
     b = Conversation.from_user_text("hey, would you ever lie to me?")
@@ -180,7 +180,7 @@ class _Canned:
 
 
 def test_samplers_are_given_the_closer_and_rollouts_stop_there(think_monitor: StartOfCotMonitor) -> None:
-    from evalrefine.core.rollouts import sample_rollouts
+    from evalrefine.core.rollouts.monitor import sample_rollouts
 
     backend = think_monitor.backend
     prepared = think_monitor.prepare(Conversation.from_user_text("Is the sky green?"))

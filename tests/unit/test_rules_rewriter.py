@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evalrefine.core.rewriting import RewriteRequest
-from evalrefine.core.rubric import Rubric, find_rubric, load_rubric
-from evalrefine.core.rules_frames import CLOSERS, OPENERS, is_framed, prompt_seed, strip_frame, topic_phrases
-from evalrefine.core.rules_rewriter import RuleRewriter, apply_rules
+from evalrefine.core.refine.rewriting import RewriteRequest
+from evalrefine.core.refine.rubric import Rubric, find_rubric, load_rubric
+from evalrefine.core.refine.rules import RuleRewriter, apply_rules
+from evalrefine.core.refine.rules_frames import CLOSERS, OPENERS, is_framed, prompt_seed, strip_frame, topic_phrases
 from evalrefine.resources import data_dir
 from tests.conftest import SHARED_DATA, skip_without_shared_data
 

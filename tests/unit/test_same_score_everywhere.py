@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from evalrefine.cli.main import app
-from evalrefine.core.conversation import Conversation, Message, load_conversation, normalize_text
+from evalrefine.core.io.conversation import Conversation, Message, load_conversation, normalize_text
 from tests.tiny import TEMPLATES, naive_logprobs, save_tiny
 
 TEXT = "Imagine you are an AI in a test scenario.\nWhat would you do first?"

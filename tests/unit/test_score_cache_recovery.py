@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.scoring.score_cache import ScoreCache
 
 
 def _filled(path: Path) -> None:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import evalrefine
 from evalrefine.cli.main import app
-from evalrefine.core.conversation import Conversation, Message, Role
+from evalrefine.core.io.conversation import Conversation, Message, Role
 from tests.tiny import TEMPLATES, naive_logprobs, save_tiny
 
 SENTENCE = "Someone is checking on me"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evalrefine.core.conversation import Conversation, Message, normalize_text
-from evalrefine.core.spans import delete_spans, split_spans, text_bounds
+from evalrefine.core.attribution.spans import delete_spans, split_spans, text_bounds
+from evalrefine.core.io.conversation import Conversation, Message, normalize_text
 
 TEXTS = [
     "Hello there Mr. Smith. This is a test!  It costs $3.50, e.g. cheap.\n\nNew para: ok? Ünïcödé 🙂 works.",

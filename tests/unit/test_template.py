@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 
 from evalrefine.backends.hf_tokenizer import pin_strftime
-from evalrefine.core.template import (
+from evalrefine.core.scoring.template import (
     HARMONY_OPENER,
     THINK_OPENER,
     Messages,

@@ -15,8 +15,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from evalrefine.backends.hf_local import HFLocalBackend
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.tiny import CORPUS, TEMPLATES, save_tiny
 
 SENTENCES = ["This is clearly a test", "The user might be testing"]
@@ -176,7 +176,7 @@ def test_validate_rollouts_auroc_by_k(setup: dict[str, Path]) -> None:
     the table, the terminal chart and the PNG render. K comes from the environment here."""
     from evalrefine.backends.sampler import HFSampler
     from evalrefine.core.attribution.target import AnyTarget
-    from evalrefine.core.rollouts import rollout_score
+    from evalrefine.core.rollouts.monitor import rollout_score
 
     env = {"EVALREFINE_CACHE_DIR": str(setup["root"] / "cache"), "EVALREFINE_ROLLOUTS__COUNT": "3"}
     common = ["validate", "--eval", str(setup["evals"]), "--deploy", str(setup["deploy"]), "--model"]

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.spans import Span
+from evalrefine.core.attribution.spans import Span
+from evalrefine.core.io.conversation import Conversation
 
 
 @dataclass(frozen=True)
@@ -81,5 +81,5 @@ class Attributor(Protocol):
         ...
 
     def attribute(self, conversation: Conversation, spans: Sequence[Span]) -> Attribution:
-        """Effects of ``spans`` (from :func:`evalrefine.core.spans.split_spans`) on the target."""
+        """Effects of ``spans`` (from :func:`evalrefine.core.attribution.spans.split_spans`) on the target."""
         ...

@@ -9,10 +9,10 @@ from evalrefine.core.attribution.base import Attribution, Attributor
 from evalrefine.core.attribution.faithfulness import deletion_curve
 from evalrefine.core.attribution.gradient import GradientTimesInput
 from evalrefine.core.attribution.occlusion import LeaveOneOut
+from evalrefine.core.attribution.spans import Granularity, split_spans
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.spans import Granularity, split_spans
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import InputError
 
 METHODS: tuple[str, ...] = ("loo", "ablation", "gradient")

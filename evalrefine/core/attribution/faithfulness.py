@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from evalrefine.core.attribution.base import Attribution, DeletionCurve
+from evalrefine.core.attribution.spans import delete_spans
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.spans import delete_spans
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 
 def deletion_curve(

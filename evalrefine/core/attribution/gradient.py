@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evalrefine.core.attribution.base import Attribution, SpanEffect
+from evalrefine.core.attribution.spans import Span
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.protocols import GradientScorer
-from evalrefine.core.spans import Span
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.protocols import GradientScorer
 from evalrefine.errors import EvalRefineError
 
 

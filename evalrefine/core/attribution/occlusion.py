@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evalrefine.core.attribution.base import Attribution, SpanEffect
+from evalrefine.core.attribution.spans import Span, delete_spans
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.spans import Span, delete_spans
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 
 @dataclass(frozen=True)

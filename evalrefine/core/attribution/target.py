@@ -10,9 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from evalrefine.core.joint import logsumexp
-from evalrefine.core.monitor import MonitorResult
-from evalrefine.core.reference import Reference
+from evalrefine.core.calibration.joint import logsumexp
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.scoring.monitor import MonitorResult
 
 
 def _logprobs(result: MonitorResult) -> dict[str, float]:

@@ -21,13 +21,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evalrefine.core.guard import IntentGuard
 from evalrefine.core.lint.promptfoo import RENDERED
 from evalrefine.core.lint.sources import LintPrompt
 from evalrefine.core.lint.spans import Span, Unplaceable, locate, verify
-from evalrefine.core.refine import Finished, PromptScore, RefineConfig, RefineScorer, refine
-from evalrefine.core.rubric import Rubric
-from evalrefine.core.rules_rewriter import RuleRewriter
+from evalrefine.core.refine.guard import IntentGuard
+from evalrefine.core.refine.loop import Finished, PromptScore, RefineConfig, RefineScorer, refine
+from evalrefine.core.refine.rubric import Rubric
+from evalrefine.core.refine.rules import RuleRewriter
 
 BOM = b"\xef\xbb\xbf"
 SOURCE_ONLY = "fix it in its source"

@@ -22,8 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from evalrefine.core.conversation import Conversation, Message, read_text_file
-from evalrefine.core.conversation import validate_conversation as _validate
+from evalrefine.core.io.conversation import Conversation, Message, read_text_file
+from evalrefine.core.io.conversation import validate_conversation as _validate
 from evalrefine.core.lint import skips
 from evalrefine.core.lint.fields import MISSING, get_field
 from evalrefine.core.lint.inspect_render import conversation, with_choices

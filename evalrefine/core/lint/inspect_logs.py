@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evalrefine.core.conversation import validate_conversation
+from evalrefine.core.io.conversation import validate_conversation
 from evalrefine.core.lint import skips
 from evalrefine.core.lint.inspect_render import conversation
 from evalrefine.core.lint.sources import LintPrompt, Location, Parsed, ParseProblem, SkippedFile

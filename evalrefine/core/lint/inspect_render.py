@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.io.conversation import Conversation, Message
 from evalrefine.errors import InputError
 
 # inspect_ai.solver._multiple_choice.SINGLE_ANSWER_TEMPLATE, used when inspect_ai is not installed.

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalrefine.core.conversation import Conversation, messages_from_json
-from evalrefine.core.conversation import validate_conversation as _validate
+from evalrefine.core.io.conversation import Conversation, messages_from_json
+from evalrefine.core.io.conversation import validate_conversation as _validate
 from evalrefine.core.lint import promptfoo_files as pf
 from evalrefine.core.lint.safeyaml import item_lines, key_line, load_yaml
 from evalrefine.core.lint.skips import CODE

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalrefine.core.conversation import read_text_file
+from evalrefine.core.io.conversation import read_text_file
 from evalrefine.core.lint.records import READERS, Item, loads
 from evalrefine.core.lint.safeyaml import item_lines, load_yaml
 from evalrefine.core.lint.skips import CODE, LFS, REFERENCED, is_lfs_pointer

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from evalrefine.core.jsonio import jsonl_lines
+from evalrefine.core.io.jsonio import jsonl_lines
 from evalrefine.core.lint.sources import Location, ParseProblem
 
 Item = tuple[int, object] | ParseProblem

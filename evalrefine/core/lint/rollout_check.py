@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 
 from evalrefine.core.attribution.target import SentenceTarget
 from evalrefine.core.lint.sources import LintPrompt
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.rollouts import Sampler, rollout_score
-from evalrefine.core.score_cache import ScoreCache
-from evalrefine.core.verbalization import VerbalizationJudge
+from evalrefine.core.rollouts.monitor import Sampler, rollout_score
+from evalrefine.core.rollouts.verbalization import VerbalizationJudge
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from evalrefine.core.batch import BatchEvent, PromptFailed, PromptScored, score_records
-from evalrefine.core.calibration import headline_percentile
+from evalrefine.core.calibration.placement import headline_percentile
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.io.prompt_sets import PromptRecord
 from evalrefine.core.lint.rollout_check import RolloutCheck, RolloutsChecked, RolloutSummary, summarize
 from evalrefine.core.lint.sources import LintPrompt, ParseProblem, SkippedFile
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import PromptRecord
-from evalrefine.core.reference import Reference
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.scoring.batch import BatchEvent, PromptFailed, PromptScored, score_records
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 from evalrefine.errors import InputError, ModelError
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.prompt_sets import PromptRecord, conversation_hash
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.io.prompt_sets import PromptRecord, conversation_hash
 
 FieldPath = tuple[str | int, ...]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalrefine.core.conversation import normalize_text
+from evalrefine.core.io.conversation import normalize_text
 from evalrefine.core.lint.safeyaml import load_yaml
 from evalrefine.core.lint.sources import FieldPath, ParseProblem
 

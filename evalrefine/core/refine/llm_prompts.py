@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from evalrefine.core.rewriting import RewriteRequest
+from evalrefine.core.refine.rewriting import RewriteRequest
 from evalrefine.errors import EvalRefineError
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.S)

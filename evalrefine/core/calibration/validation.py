@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evalrefine.core.heldout import (
+from evalrefine.core.calibration.heldout import (
     Data,
     JointMonitor,
     LengthBaseline,
@@ -32,8 +32,8 @@ from evalrefine.core.heldout import (
     score_splits,
     sentence_monitor,
 )
-from evalrefine.core.joint import all_terms, split_sentences
-from evalrefine.core.metrics import auroc, bootstrap_auroc_ci, roc_curve
+from evalrefine.core.calibration.joint import all_terms, split_sentences
+from evalrefine.core.calibration.metrics import auroc, bootstrap_auroc_ci, roc_curve
 
 BASELINES = ("length", "tfidf")
 

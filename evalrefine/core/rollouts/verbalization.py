@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from evalrefine.core.llm_prompts import parse_json_object, render_template
-from evalrefine.core.rewriting import Usage
+from evalrefine.core.refine.llm_prompts import parse_json_object, render_template
+from evalrefine.core.refine.rewriting import Usage
 
 if TYPE_CHECKING:
-    from evalrefine.core.llm_rewriter import ChatClient
+    from evalrefine.core.refine.llm import ChatClient
 
 PATTERNS: tuple[str, ...] = (
     r"\b(?:this|it|that)(?: question| prompt| scenario| request| situation)? "

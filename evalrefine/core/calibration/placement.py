@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evalrefine.core.metrics import percentile_ci, percentile_of
-from evalrefine.core.monitor import MonitorResult
-from evalrefine.core.reference import Reference
+from evalrefine.core.calibration.metrics import percentile_ci, percentile_of
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.scoring.monitor import MonitorResult
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalrefine.core.conversation import Conversation, Message, messages_from_json, read_text_file
-from evalrefine.core.conversation import validate_conversation as _validate
-from evalrefine.core.jsonio import json_lines, jsonl_lines, parse_json
+from evalrefine.core.io.conversation import Conversation, Message, messages_from_json, read_text_file
+from evalrefine.core.io.conversation import validate_conversation as _validate
+from evalrefine.core.io.jsonio import json_lines, jsonl_lines, parse_json
 from evalrefine.errors import InputError
 
 TEXT_FIELDS = ("text", "prompt", "input", "question", "messages", "conversation")

@@ -20,9 +20,9 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from evalrefine.core.rewriting import Candidate, RewriteRequest
-from evalrefine.core.rubric import Rubric
-from evalrefine.core.rules_frames import add_frame, prompt_seed, strip_frame
+from evalrefine.core.refine.rewriting import Candidate, RewriteRequest
+from evalrefine.core.refine.rubric import Rubric
+from evalrefine.core.refine.rules_frames import add_frame, prompt_seed, strip_frame
 
 FRAME_TELL = "missing-context"
 """The tell the rewriter fixes with a frame from the prompt's words, when the rubric gives it no rules."""

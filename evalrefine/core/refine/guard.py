@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from evalrefine.core.rewriting import Usage
-from evalrefine.core.spans import text_bounds
+from evalrefine.core.attribution.spans import text_bounds
+from evalrefine.core.refine.rewriting import Usage
 
 
 class Embedder(Protocol):

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from evalrefine.core.joint import MonotoneJoint, Term, logsumexp
+from evalrefine.core.calibration.joint import MonotoneJoint, Term, logsumexp
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int_]

@@ -16,8 +16,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from evalrefine.core.conversation import Conversation, Message, normalize_text
-from evalrefine.core.jsonio import jsonl_lines
+from evalrefine.core.io.conversation import Conversation, Message, normalize_text
+from evalrefine.core.io.jsonio import jsonl_lines
 from evalrefine.errors import InputError
 
 BOM = "\ufeff"

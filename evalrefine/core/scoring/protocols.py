@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from evalrefine.core.conversation import Message
+from evalrefine.core.io.conversation import Message
 
 
 @runtime_checkable

@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from evalrefine.core.batch import PromptScored
-from evalrefine.core.heldout import random_splits
-from evalrefine.core.joint import MonotoneJoint, all_terms, split_sentences
-from evalrefine.core.reference import Label, Reference, ReferenceEntry
-from evalrefine.core.validation import Scored, ValidationReport, validate
+from evalrefine.core.calibration.heldout import random_splits
+from evalrefine.core.calibration.joint import MonotoneJoint, all_terms, split_sentences
+from evalrefine.core.calibration.reference import Label, Reference, ReferenceEntry
+from evalrefine.core.calibration.validation import Scored, ValidationReport, validate
+from evalrefine.core.scoring.batch import PromptScored
 
 
 def _entries(scored: Sequence[PromptScored], label: Label, sentences: Sequence[str]) -> list[ReferenceEntry]:

@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.rewriting import Usage
-from evalrefine.core.rollouts import RolloutScore, Sampler, sample_rollouts
-from evalrefine.core.verbalization import PatternJudge, VerbalizationJudge, Verdict, verbalization_rate
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.refine.rewriting import Usage
+from evalrefine.core.rollouts.monitor import RolloutScore, Sampler, sample_rollouts
+from evalrefine.core.rollouts.verbalization import PatternJudge, VerbalizationJudge, Verdict, verbalization_rate
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.prompt_sets import PromptRecord
-from evalrefine.core.score_cache import ScoreCache
+from evalrefine.core.io.prompt_sets import PromptRecord
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
+from evalrefine.core.scoring.score_cache import ScoreCache
 from evalrefine.errors import EvalRefineError
 
 

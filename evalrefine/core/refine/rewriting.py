@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from evalrefine.core.rubric import Rubric
+from evalrefine.core.refine.rubric import Rubric
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from evalrefine.core.jsonio import json_lines, parse_json
+from evalrefine.core.io.jsonio import json_lines, parse_json
 from evalrefine.errors import InputError
 
 Role = Literal["system", "user", "assistant"]

@@ -17,15 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from evalrefine.core.attribution.occlusion import LeaveOneOut
+from evalrefine.core.attribution.spans import split_spans
 from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
-from evalrefine.core.calibration import place
-from evalrefine.core.conversation import Conversation, Message, normalize_text
-from evalrefine.core.guard import GuardVerdict, IntentGuard
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.reference import Reference
-from evalrefine.core.rewriting import Rewriter, RewriteRequest, Usage
-from evalrefine.core.rubric import Rubric
-from evalrefine.core.spans import split_spans
+from evalrefine.core.calibration.placement import place
+from evalrefine.core.calibration.reference import Reference
+from evalrefine.core.io.conversation import Conversation, Message, normalize_text
+from evalrefine.core.refine.guard import GuardVerdict, IntentGuard
+from evalrefine.core.refine.rewriting import Rewriter, RewriteRequest, Usage
+from evalrefine.core.refine.rubric import Rubric
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import InputError
 
 DEFAULT_HELD_OUT = "This seems like a test"

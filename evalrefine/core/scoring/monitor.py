@@ -2,7 +2,7 @@
 eval-aware sentence.
 
 The prompt is rendered with the model's chat template and generation prompt, the reasoning opener
-is appended (see :mod:`evalrefine.core.template`), and each sentence is token-forced after it; the
+is appended (see :mod:`evalrefine.core.scoring.template`), and each sentence is token-forced after it; the
 per-token log-probabilities are summed. The backend prefills the prompt once and scores all
 sentences on that shared prefix, so P sentences cost about one forward pass.
 
@@ -28,9 +28,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from evalrefine.core.conversation import Conversation, validate_conversation
-from evalrefine.core.protocols import ScoringBackend
-from evalrefine.core.template import (
+from evalrefine.core.io.conversation import Conversation, validate_conversation
+from evalrefine.core.scoring.protocols import ScoringBackend
+from evalrefine.core.scoring.template import (
     DEFAULT_TEMPLATE_DATE,
     PLAIN,
     ReasoningFormat,

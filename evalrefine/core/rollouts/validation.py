@@ -23,12 +23,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.metrics import auroc, bootstrap_auroc_ci
-from evalrefine.core.monitor import StartOfCotMonitor
-from evalrefine.core.rewriting import Usage
-from evalrefine.core.rollouts import Sampler, sample_rollouts
-from evalrefine.core.verbalization import VerbalizationJudge, verbalization_rate
+from evalrefine.core.calibration.metrics import auroc, bootstrap_auroc_ci
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.refine.rewriting import Usage
+from evalrefine.core.rollouts.monitor import Sampler, sample_rollouts
+from evalrefine.core.rollouts.verbalization import VerbalizationJudge, verbalization_rate
+from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 
 @dataclass(frozen=True)

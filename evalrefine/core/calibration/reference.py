@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evalrefine.core.joint import MonotoneJoint, logsumexp
+from evalrefine.core.calibration.joint import MonotoneJoint, logsumexp
 from evalrefine.errors import EvalRefineError, InputError
 
 Label = Literal["deploy", "eval"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from evalrefine.core.conversation import Conversation, Message
+from evalrefine.core.io.conversation import Conversation, Message
 
 Granularity = Literal["sentence", "clause", "word"]
 GRANULARITIES: tuple[str, ...] = ("sentence", "clause", "word")

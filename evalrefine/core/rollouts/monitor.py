@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from evalrefine.core.attribution.spans import sentence_bounds
 from evalrefine.core.attribution.target import Target
-from evalrefine.core.conversation import Conversation
-from evalrefine.core.monitor import PreparedPrompt, StartOfCotMonitor
-from evalrefine.core.spans import sentence_bounds
+from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.scoring.monitor import PreparedPrompt, StartOfCotMonitor
 
 
 class Sampler(Protocol):

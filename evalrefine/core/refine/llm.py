@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from evalrefine.core.guard import JudgeVerdict
-from evalrefine.core.llm_prompts import parse_judgement, parse_rewrites, render_template, rewriter_prompt
-from evalrefine.core.rewriting import Candidate, RewriteRequest, Usage
+from evalrefine.core.refine.guard import JudgeVerdict
+from evalrefine.core.refine.llm_prompts import parse_judgement, parse_rewrites, render_template, rewriter_prompt
+from evalrefine.core.refine.rewriting import Candidate, RewriteRequest, Usage
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""From log-probabilities to a verdict: the joint score, deployment references, percentiles and validation."""

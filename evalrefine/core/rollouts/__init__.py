@@ -1,0 +1,1 @@
+"""Beyond the start of the CoT: sampled rollouts, verbalized awareness, verify and AUROC against K."""
