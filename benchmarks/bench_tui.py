@@ -51,6 +51,7 @@ async def scenario(mode: str, launched: float, out: Report) -> None:
     from evalrefine.config import load_settings
     from evalrefine.tui import workers
     from evalrefine.tui.app import EvalRefineApp
+    from evalrefine.tui.loading import EarlyLoad
 
     share_cpu = getattr(workers, "share_cpu", None)  # as `evalrefine tui` does before torch loads
     if share_cpu is not None:
@@ -77,6 +78,8 @@ async def scenario(mode: str, launched: float, out: Report) -> None:
     path.write_text(LONG if mode == "quit-scoring" else PROMPT)
     settings = load_settings(refine={"rewriter": "rules"}, rollouts={"count": 4, "max_new_tokens": 48})
     app = EvalRefineApp(settings, path)
+    early = EarlyLoad(settings)  # as `evalrefine tui` does: the load starts while the screen is built
+    app.factory = lambda _settings: early.session(app.post_message)
     loop = asyncio.get_running_loop()
 
     def text(selector: str) -> str:

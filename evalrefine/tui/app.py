@@ -40,7 +40,7 @@ from evalrefine.tui.explain_tab import ExplainTab
 from evalrefine.tui.file_actions import FileActions
 from evalrefine.tui.files import OpenedPrompt, read_prompts
 from evalrefine.tui.lint_tab import LintTab
-from evalrefine.tui.loading import LoadProgress, open_session_saying, shared
+from evalrefine.tui.loading import EarlyLoad, LoadProgress, open_session_saying, shared
 from evalrefine.tui.messages import (
     CandidateChosen,
     ExplainRequested,
@@ -377,7 +377,9 @@ def run(settings: Settings, path: Path | None, system: str | None = None) -> Non
     ``system``: a system prompt to put first, as ``--system`` does for the other commands."""
     quiet_libraries()
     workers.share_cpu()
-    app = EvalRefineApp(settings, path, system=system)
+    app = EvalRefineApp(settings, path, system=system)  # reads the file: a bad one fails before any load
     with screen_only():
+        early = EarlyLoad(settings)  # the model loads while Textual builds the screen
+        app.factory = lambda _settings: early.session(app.post_message)
         app.run()
     workers.leave(app.return_code or 0)

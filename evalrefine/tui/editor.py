@@ -34,9 +34,15 @@ SCORED = "▼ scored here: how likely the model's reply opens by calling this a 
 class TurnArea(TextArea):
     """One turn's text; ``index`` is its place among the turns (``None``: the system prompt)."""
 
+    APP_KEYS: ClassVar[frozenset[str]] = frozenset({"f6", "f7"})
+    """TextArea's select-line and select-all keys, which the app uses for Compare and Verify (ctrl+a
+    still selects all). Left in, they put F6 and F7 first in the footer, before ^q and F1."""
+
     def __init__(self, text: str, index: int | None, **kwargs: object) -> None:
         super().__init__(text, soft_wrap=True, compact=True, **kwargs)  # type: ignore[arg-type]
         self.index = index
+        for key in self.APP_KEYS:
+            self._bindings.key_to_bindings.pop(key, None)
 
 
 @dataclass
@@ -149,7 +155,7 @@ class ConversationEditor(VerticalScroll, can_focus=False):
     def compose(self) -> ComposeResult:
         at = self.scored_index
         with Vertical(classes="turn-box system"):
-            yield self._head("system prompt", "(empty: none)")
+            yield self._head("system prompt", "(left empty: no system message)")
             yield TurnArea(self._system, None, id="system", classes="turn")
         for i, turn in enumerate(self._turns):
             after = at is not None and i > at

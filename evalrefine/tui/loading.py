@@ -38,6 +38,51 @@ def open_session_saying(settings: Settings, say: Callable[[LoadStatus], object])
     return open_session(settings, on_status=status)
 
 
+class EarlyLoad:
+    """The model load, started before the app's screen: importing torch and transformers is most of
+    a warm start, and it can run while Textual imports and lays out the screen (about a second).
+
+    The app's load worker calls :meth:`session` as its factory: it replays the stages said so far,
+    passes on the rest as they come, and returns the session (or raises the load's error) once the
+    early thread is done. The app module is fully imported before the thread starts, so the two
+    threads import disjoint modules.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._said: list[LoadStatus] = []
+        self._sink: Callable[[LoadStatus], object] | None = None
+        self._lock = threading.Lock()
+        self._result: list[Session] = []
+        self._error: list[BaseException] = []
+        self._thread = threading.Thread(target=self._load, args=(settings,), name="evalrefine-early-load", daemon=True)
+        self._thread.start()
+
+    def _say(self, status: LoadStatus) -> None:
+        with self._lock:
+            self._said.append(status)
+            sink = self._sink
+        if sink is not None:
+            sink(status)
+
+    def _load(self, settings: Settings) -> None:
+        try:
+            self._result.append(open_session_saying(settings, self._say))
+        except BaseException as exc:  # re-raised in the worker that asks for the session
+            self._error.append(exc)
+
+    def session(self, say: Callable[[LoadStatus], object]) -> Session:
+        """The loaded session (waits for it), telling ``say`` every stage of the load."""
+        with self._lock:
+            self._sink = say
+            said = list(self._said)
+        for status in said:
+            say(status)
+        self._thread.join()
+        if self._error:
+            raise self._error[0]
+        return self._result[0]
+
+
 class LoadProgress:
     """What the load is doing and for how long, on ``show`` every quarter second until :meth:`done`."""
 

@@ -24,10 +24,10 @@ from evalrefine.config import load_settings
 from evalrefine.core.io.conversation import Conversation, load_conversation
 from evalrefine.core.refine.guard import Embedder
 from evalrefine.core.session import Session
-from evalrefine.errors import InputError
+from evalrefine.errors import EvalRefineError, InputError
 from evalrefine.tui import workers
 from evalrefine.tui.app import EvalRefineApp
-from evalrefine.tui.loading import open_session_saying
+from evalrefine.tui.loading import EarlyLoad, open_session_saying
 from evalrefine.tui.messages import LoadStatus, Scored
 from tests.tiny import TEMPLATES, save_tiny, tiny_model, tiny_tokenizer
 from tests.tui.pilot import until
@@ -155,6 +155,19 @@ def test_the_default_factory_says_what_the_load_is_doing(tmp_path: Path) -> None
     assert session.backend.name == str(model)
 
 
+def test_the_early_load_replays_its_stages_and_hands_over_the_session_or_its_error(tmp_path: Path) -> None:
+    """``evalrefine tui`` starts the load before the screen: the worker asking later sees every stage."""
+    model = save_tiny(tmp_path / "model", TEMPLATES["plain"])
+    early = EarlyLoad(load_settings(model={"name": str(model)}))
+    said: list[LoadStatus] = []
+    session = early.session(said.append)
+    assert [m.text for m in said] == ["starting torch and transformers", "loading the weights"]
+    assert session.backend.name == str(model)
+    missing = EarlyLoad(load_settings(model={"name": str(tmp_path / "no-such-model")}))
+    with pytest.raises(EvalRefineError):
+        missing.session(said.append)
+
+
 @pytest.mark.anyio
 async def test_a_system_prompt_from_the_command_line(tmp_path: Path, make_session) -> None:  # type: ignore[no-untyped-def]
     path = _file(tmp_path)
@@ -163,6 +176,8 @@ async def test_a_system_prompt_from_the_command_line(tmp_path: Path, make_sessio
         await until(pilot, lambda: app.last_view is not None)
         expected = load_conversation(path, "Be brief.")  # what `evalrefine score --system` scores
         assert app.conversation() == expected and app.query_one("#system", TextArea).text == "Be brief."
+        keys = list(app.screen.active_bindings)  # the footer's order: the app's keys as declared
+        assert keys.index("ctrl+q") < keys.index("f1") < keys.index("f6") < keys.index("f7")
         assert app.session is not None and app.last_view is not None
         assert app.last_view.value == pytest.approx(app.session.score(expected).value, abs=1e-6)
         assert not app.dirty
