@@ -20,7 +20,6 @@ def load_backend(
     settings: ModelSettings, cache_dir: Path, on_status: Callable[[str], None] | None = None
 ) -> ScoringBackend:
     from evalrefine.backends import embedded, gguf
-    from evalrefine.backends.hf_local import HFLocalBackend
 
     name = settings.name
     if settings.server:
@@ -29,6 +28,8 @@ def load_backend(
     def load(
         source: str | Path, display: str | None = None, local_files_only: bool = True, identity: str | None = None
     ) -> ScoringBackend:
+        from evalrefine.backends.hf_local import HFLocalBackend  # torch: only once a model will load
+
         return HFLocalBackend.load(
             source,
             name=display,
@@ -55,6 +56,8 @@ def load_backend(
             "give 'embedded', a local model directory, a .gguf file, or an id like org/name",
         )
     try:
+        if not in_hub_cache(name):  # known before torch is imported: an offline miss fails at once
+            raise ModelError(f"{name} is not in the local Hugging Face cache", "")
         return load(name)
     except ModelError:
         if os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -70,6 +73,13 @@ def load_backend(
     if on_status:
         on_status(f"Fetching {name} from the Hugging Face hub…")
     return load(name, local_files_only=False)
+
+
+def in_hub_cache(name: str) -> bool:
+    """Whether the local hub cache holds ``name``'s config (a cheap look, no torch, no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(name, "config.json"), str)
 
 
 def hub_reachable(timeout: float = 1.5) -> bool:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import evalrefine.core
 
@@ -45,3 +47,24 @@ def test_front_ends_are_independent() -> None:
     assert sorted(m for m in after_cli if m.startswith("evalrefine.tui") or m.split(".")[0] == "textual") == []
     after_tui = _loaded_after_importing(tui)
     assert sorted(m for m in after_tui if m.startswith("evalrefine.cli") or m.split(".")[0] == "typer") == []
+
+
+def test_a_hub_id_missing_offline_fails_before_torch_loads(tmp_path: Path) -> None:
+    """An offline user who names a model they do not have learns it at once, not after torch and
+    transformers have loaded (seconds) or the hub client has retried a dead network (48 s)."""
+    code = (
+        "import json, sys\n"
+        "from evalrefine.backends.registry import load_backend\n"
+        "from evalrefine.config import load_settings\n"
+        "from evalrefine.errors import ModelError\n"
+        "s = load_settings(model={'name': 'org/not-cached-model'})\n"
+        "try:\n"
+        "    load_backend(s.model, s.cache_dir)\n"
+        "except ModelError as e:\n"
+        "    print(json.dumps([str(e), 'torch' in sys.modules, 'transformers' in sys.modules]))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env).stdout
+    message, torch_loaded, transformers_loaded = json.loads(out)
+    assert "not in the local Hugging Face cache" in message
+    assert not torch_loaded and not transformers_loaded
