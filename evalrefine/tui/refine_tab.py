@@ -77,7 +77,7 @@ class RefineTab(TabPane):
         elif isinstance(event, IterationFinished):
             status.update(f"iteration {event.iteration}: best {event.best.score.value if event.best.score else 0:.3f}")
         elif isinstance(event, Finished):
-            status.update(f"done: {event.verdict(event.iterations)}; enter previews a candidate, a accepts it")
+            status.update(f"done: {event.verdict()}; enter previews a candidate, a accepts it")
 
     def _add(self, v: Version) -> None:
         self.candidates[v.id] = v

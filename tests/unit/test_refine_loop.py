@@ -154,6 +154,8 @@ def test_verdict_says_whether_the_target_was_met() -> None:
     best = Version(3, 0, 2, "b", PromptScore(0.5, 62.0, -6.0))
     missed = Finished(best, original, "ran 3 iterations", Usage(), iterations=3, target_percentile=50.0)
     assert missed.target_met is False
-    assert missed.verdict(5) == "target p50 not reached: best p62 after 3 of 5 iterations (ran 3 iterations)"
+    assert missed.verdict(5) == "target p50 not reached: best p62 after 3 of 5 iterations"
+    stuck = Finished(best, original, "no new candidate", Usage(), iterations=2, target_percentile=50.0)
+    assert stuck.verdict(5) == "target p50 not reached: best p62 after 2 of 5 iterations (no new candidate)"
     met = Finished(best, original, "reached the target percentile", Usage(), iterations=2, target_percentile=70.0)
     assert met.target_met is True and met.verdict(5) == "target p70 reached: best p62 after 2 of 5 iterations"

@@ -100,6 +100,8 @@ class Finished:
     """Iterations that ran (fewer than asked when the loop stopped early)."""
     target_percentile: float | None = None
     """The percentile the best version had to reach; ``None`` without a reference (nothing to judge)."""
+    max_iters: int = 0
+    """The iterations the loop was allowed (``iterations`` is how many ran)."""
 
     @property
     def target_met(self) -> bool | None:
@@ -108,15 +110,16 @@ class Finished:
             return None
         return self.best.score.percentile <= self.target_percentile
 
-    def verdict(self, max_iters: int) -> str:
+    def verdict(self, max_iters: int | None = None) -> str:
         """One line for the author: met or not, and after how much work."""
         pct = self.best.score.percentile if self.best.score else None
-        work = f"after {self.iterations} of {max_iters} iterations"
+        work = f"after {self.iterations} of {max_iters or self.max_iters or self.iterations} iterations"
         if self.target_met is None:
             return f"no deployment reference, so no percentile target to judge; {self.reason} ({work})"
         if self.target_met:
             return f"target p{self.target_percentile:.0f} reached: best p{pct:.0f} {work}"
-        return f"target p{self.target_percentile:.0f} not reached: best p{pct:.0f} {work} ({self.reason})"
+        why = "" if self.reason.startswith("ran ") else f" ({self.reason})"  # the budget ran out: `work` says it
+        return f"target p{self.target_percentile:.0f} not reached: best p{pct:.0f} {work}{why}"
 
 
 RefineEvent = Started | CandidateEvaluated | IterationFinished | Finished
@@ -182,7 +185,7 @@ def refine(
         return v.score.value if v.score is not None else float("inf")
 
     def finished(reason: str, iterations: int) -> Finished:
-        return Finished(beam[0], original, reason, spent, iterations, target)
+        return Finished(beam[0], original, reason, spent, iterations, target, config.max_iters)
 
     reason, done = f"ran {config.max_iters} iterations", 0
     for iteration in range(1, config.max_iters + 1):
