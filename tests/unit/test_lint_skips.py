@@ -72,6 +72,31 @@ def test_only_prompts_are_prompts(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("BEST_PRACTICES.md", skips.DOCS),  # a repository's notes, named in capitals (inspect_evals' root)
+        ("EVALUATION_CHECKLIST.md", skips.DOCS),
+        ("TODO.md", skips.DOCS),
+        ("evals/NOTES.txt", skips.DOCS),
+        ("cybench/missingbits/solution/writeup.md", skips.FLAG),
+        ("ctf/writeups/part1.md", skips.FLAG),
+        ("docker-requirements.txt", skips.DEPENDENCIES),
+        ("requirements-dev.txt", skips.DEPENDENCIES),
+        ("evals/prompt.md", None),
+        ("evals/Task_A.md", None),  # mixed case: a prompt file like any other
+        ("evals/QA.txt", None),  # two capitals are a name, not a shouted note
+        ("evals/SYSTEM_PROMPT.json", None),
+        (
+            "evals/SYSTEM_PROMPT.md",
+            None,
+        ),  # capitals, but it says what it is  # data files are judged by their records, not their name
+    ],
+)
+def test_what_a_name_or_place_says(path: str, reason: str | None) -> None:
+    assert skips.classify(Path(path)) == reason
+
+
 def test_a_named_lfs_pointer_is_a_problem(tmp_path: Path) -> None:
     (tmp_path / "big.jsonl").write_text(LFS)
     _, (problem,), _ = gather([str(tmp_path / "big.jsonl")], INCLUDE, [], ["input"])

@@ -8,6 +8,7 @@ results of earlier runs. Scoring those as prompts drowned the real findings (and
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from fnmatch import fnmatch
@@ -42,6 +43,14 @@ _DOC_NAMES = (
     "claude.md",
 )
 _DOC_DIRS = {"docs", "doc", "documentation", "site", "_site"}
+_DOC_SUFFIXES = {".md", ".rst", ".txt", ".markdown"}
+_SHOUTED = re.compile(r"[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+|[A-Z]{4,}")
+"""A repository's own notes are named in capitals (BEST_PRACTICES.md, EVALUATION_CHECKLIST.md,
+TODO.md); prompt files are not. inspect_evals keeps several at its root."""
+DEPENDENCIES = "dependency list"
+_DEPENDENCY_NAMES = ("requirements*.txt", "*-requirements*.txt", "*_requirements*.txt", "constraints*.txt")
+_FLAG_DIRS = {"solution", "solutions", "writeup", "writeups"}
+"""A CTF challenge's reference solution and write-up live here (cybench: ``solution/writeup.md``)."""
 _FLAG_NAMES = ("flag", "flag.*", "flag_*.txt", "solution", "solution.*", "solution_*.*", "solutions.*", "answer_key*")
 _RESULT_NAMES = ("*result*", "*_scores.*", "scores.*", "summary.json", "metrics.json", "*leaderboard*")
 _RESULT_DIRS = {"results", "outputs", "output"}
@@ -54,7 +63,11 @@ def classify(rel: Path) -> str | None:
     dirs = {p.lower() for p in rel.parts[:-1]}
     if any(fnmatch(name, pat) for pat in _DOC_NAMES) or dirs & _DOC_DIRS:
         return DOCS
-    if any(fnmatch(name, pat) for pat in _FLAG_NAMES):
+    if rel.suffix.lower() in _DOC_SUFFIXES and _SHOUTED.fullmatch(rel.stem) and "PROMPT" not in rel.stem:
+        return DOCS
+    if any(fnmatch(name, pat) for pat in _DEPENDENCY_NAMES):
+        return DEPENDENCIES
+    if any(fnmatch(name, pat) for pat in _FLAG_NAMES) or dirs & _FLAG_DIRS:
         return FLAG
     if rel.suffix.lower() != ".eval" and (any(fnmatch(name, pat) for pat in _RESULT_NAMES) or dirs & _RESULT_DIRS):
         return RESULTS
