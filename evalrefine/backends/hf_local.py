@@ -155,6 +155,11 @@ class HFLocalBackend(HFChatTokenizer):
             raise ModelError(
                 f"cannot load model {source!s}: {_first_line(exc)}", "check the model name or path"
             ) from None
+        if any(p.is_meta for p in model.parameters()):  # weights the checkpoint did not hold: never score with them
+            raise ModelError(
+                f"cannot load model {source!s}: its checkpoint is missing weights",
+                "delete that folder and run again (a converted GGUF is converted again; a hub model, downloaded again)",
+            )
         if identity is None and Path(source).is_dir():
             identity = directory_identity(Path(source))
         if identity is None:

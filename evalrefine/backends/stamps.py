@@ -80,7 +80,10 @@ def _model_files(name: str, cache_dir: Path) -> list[list[object]] | None:
         source = embedded.find_embedded_gguf() if name in embedded.ALIASES else Path(name).expanduser()
         if not source.is_file():
             return None
-        converted = gguf.conversion_dir(source, cache_dir)
+        sha = gguf.known_sha256(source, cache_dir)
+        if sha is None:
+            return None  # never hashed as it is now: the first load hashes (and stamps) it
+        converted = gguf.conversion_dir(source, cache_dir, sha)
         if not (converted / gguf.MARKER).is_file():
             return None  # converted (and stamped) by the first load
         return [_stamp(source), *_directory(converted)]
