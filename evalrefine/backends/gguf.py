@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from evalrefine.backends.load_lock import MODEL_LOAD_LOCK
 from evalrefine.errors import ModelError
 
 MARKER = "evalrefine-conversion.json"
@@ -87,7 +88,7 @@ def ensure_converted(gguf: Path, cache_dir: Path, on_status: Callable[[str], Non
     target = conversion_dir(gguf, cache_dir)
     if (target / MARKER).is_file():
         return target
-    with _locked(target.with_name(f".{target.name}.lock")):
+    with _locked(target.with_name(f".{target.name}.lock")), MODEL_LOAD_LOCK:
         if not (target / MARKER).is_file():  # another process may have converted it while we waited
             _convert(gguf, target, cache_dir, on_status)
     return target
