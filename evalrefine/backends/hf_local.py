@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from evalrefine.backends.hf_tokenizer import HFChatTokenizer
-from evalrefine.backends.load_lock import MODEL_LOAD_LOCK
+from evalrefine.backends.load_lock import one_at_a_time
 from evalrefine.backends.torch_scoring import Strategy, score_continuations, score_variants, token_saliency
 from evalrefine.errors import ModelError
 
@@ -115,14 +115,8 @@ class HFLocalBackend(HFChatTokenizer):
         return hashlib.sha256(f"{self._identity}\ndtype={dtype}\nattn={attn}".encode()).hexdigest()
 
     @classmethod
-    def load(cls, source: str | Path, **options: Any) -> HFLocalBackend:
-        """Load from a local directory (or a hub id when ``local_files_only`` is False), holding the
-        process-wide load lock (:mod:`evalrefine.backends.load_lock`); ``options`` as for :meth:`_load`."""
-        with MODEL_LOAD_LOCK:
-            return cls._load(source, **options)
-
-    @classmethod
-    def _load(
+    @one_at_a_time  # transformers patches process-wide state while it loads (backends/load_lock.py)
+    def load(
         cls,
         source: str | Path,
         *,

@@ -10,7 +10,24 @@ worker thread while other work may load a model, so every load in evalrefine hol
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 MODEL_LOAD_LOCK = threading.RLock()
 """Held around every ``from_pretrained`` / ``SentenceTransformer(...)`` / model construction."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def one_at_a_time(load: Callable[P, R]) -> Callable[P, R]:
+    """``load`` run while holding :data:`MODEL_LOAD_LOCK`."""
+
+    @functools.wraps(load)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with MODEL_LOAD_LOCK:
+            return load(*args, **kwargs)
+
+    return locked

@@ -7,6 +7,7 @@ local directory; a Hugging Face id already in the local hub cache; and only then
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -55,16 +56,14 @@ def load_backend(
             f"unknown model {name!r}: not a model directory, a .gguf file or a Hugging Face id",
             "give 'embedded', a local model directory, a .gguf file, or an id like org/name",
         )
-    try:
-        if not in_hub_cache(name):  # known before torch is imported: an offline miss fails at once
-            raise ModelError(f"{name} is not in the local Hugging Face cache", "")
-        return load(name)
-    except ModelError:
-        if os.environ.get("HF_HUB_OFFLINE") == "1":
-            raise ModelError(
-                f"unknown model {name!r}: not in the local Hugging Face cache and HF_HUB_OFFLINE=1",
-                "download it first, or give a local directory or .gguf file",
-            ) from None
+    if in_hub_cache(name):  # known before torch is imported: an offline miss fails at once
+        with contextlib.suppress(ModelError):  # cached but incomplete: fetched again below, as if absent
+            return load(name)
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelError(
+            f"unknown model {name!r}: not in the local Hugging Face cache and HF_HUB_OFFLINE=1",
+            "download it first, or give a local directory or .gguf file",
+        )
     if not hub_reachable():  # without this the hub client retries a dead network for about 48 s
         raise ModelError(
             f"unknown model {name!r}: not in the local Hugging Face cache, and the hub cannot be reached",
