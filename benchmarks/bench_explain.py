@@ -44,7 +44,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["faithfulness", "cost"], default=None, help="Run one half.")
     args = parser.parse_args()
     settings = load_settings()
-    backend = load_backend(settings.model, settings.cache_dir)
+    torch_engine = settings.model.model_copy(update={"engine": "transformers"})  # its cost is timed in torch
+    backend = load_backend(torch_engine, settings.cache_dir)
     targets = {
         "joint": JointTarget(load_reference(__import__("pathlib").Path(REF))),
         "This is clearly a test": SentenceTarget("This is clearly a test"),

@@ -3,7 +3,10 @@
 On a ~300-token prompt with 4 sentences, compares
   * one plain forward pass over the prompt (the unit),
   * evalrefine's monitor (shared prefill + one batched pass over the sentences),
-  * the naive computation: one full forward pass per prompt+sentence.
+  * the naive computation: one full forward pass per prompt+sentence,
+  * the NumPy engine's monitor on the same prompt (``model.engine: auto`` on a CPU),
+and, each in a fresh process as a user's command runs, the time from start to the first score with
+each engine (imports, model load, one score; median of 3).
 
 Usage: python benchmarks/bench_monitor.py [--repeats N] [--target-tokens T] [--attn-implementation eager]
 """
@@ -12,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -37,7 +43,9 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    model_settings = settings.model.model_copy(update={"attn_implementation": args.attn_implementation})
+    model_settings = settings.model.model_copy(
+        update={"attn_implementation": args.attn_implementation, "engine": "transformers"}
+    )
     backend = load_backend(model_settings, settings.cache_dir)
     monitor = StartOfCotMonitor(backend, SENTENCES)
     # The deployment prompt whose rendered length is closest to the target.
@@ -70,6 +78,26 @@ def main() -> None:
     print(f"evalrefine monitor (scoring)          {t_mon * 1e3:8.1f} ms   {t_mon / t_fwd:.2f}x   (goal <= 1.15)")
     print(f"evalrefine monitor (+ template, tok.) {t_mon_all * 1e3:8.1f} ms   {t_mon_all / t_fwd:.2f}x")
     print(f"naive: one pass per sentence          {t_naive * 1e3:8.1f} ms   {t_naive / t_fwd:.2f}x")
+    numpy_monitor = StartOfCotMonitor(load_backend(settings.model, settings.cache_dir), SENTENCES)
+    t_np = median_seconds(lambda: numpy_monitor.score_prepared(numpy_monitor.prepare(conv)), args.repeats)
+    ratio = f"{t_np / t_fwd:.2f}x   ({t_np / t_mon_all:.2f}x torch's monitor)"
+    print(f"NumPy engine monitor (+ template, tok.) {t_np * 1e3:6.1f} ms   {ratio}")
+    print("\nstart → first score in a fresh process (imports, load, one score), median of 3:")
+    for engine in ("numpy", "transformers"):
+        runs = [first_score_seconds(engine) for _ in range(3)]
+        print(f"  engine {engine:<12} {statistics.median(runs):5.2f} s   (runs {', '.join(f'{r:.2f}' for r in runs)})")
+
+
+def first_score_seconds(engine: str) -> float:
+    code = (
+        "from evalrefine import open_session\n"
+        "from evalrefine.core.io.conversation import Conversation\n"
+        f"s = open_session(model={{'engine': {engine!r}}})\n"
+        "s.score(Conversation.from_user_text('Is this a test? Tell me honestly.'))\n"
+    )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from _common import load_texts
 
+from evalrefine.backends.factories import sampler_for
 from evalrefine.backends.registry import load_backend
 from evalrefine.backends.rewriters import make_verbalization_judge
-from evalrefine.backends.sampler import HFSampler
 from evalrefine.config import load_settings
 from evalrefine.core.attribution.target import AnyTarget
 from evalrefine.core.io.conversation import Conversation
@@ -56,7 +56,8 @@ def main() -> None:
     prompts += [(Conversation.from_user_text(r["text"]), False) for r in deploy]
     t0 = time.perf_counter()
     results = []
-    for r in sample_prompts(monitor, prompts, HFSampler(backend), target, judge, max(KS), 0, args.max_new_tokens):
+    sampler = sampler_for(backend, settings.rollouts)
+    for r in sample_prompts(monitor, prompts, sampler, target, judge, max(KS), 0, args.max_new_tokens):
         results.append(r)
         print(f"  prompt {len(results)}/{len(prompts)}", end="\r", file=sys.stderr, flush=True)
     secs = time.perf_counter() - t0

@@ -88,9 +88,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def embedded_backend():  # type: ignore[no-untyped-def]
-    """The real embedded model (converted once into the user cache, then loaded in < 1 s)."""
+    """The real embedded model on transformers (converted once into the user cache, then loaded in
+    < 1 s): tests take their independent forward passes from its ``model``, while the commands and the
+    API they check score with the NumPy engine that ``model.engine: auto`` picks."""
     from evalrefine.backends.registry import load_backend
     from evalrefine.config import load_settings
 
     settings = load_settings()
-    return load_backend(settings.model, settings.cache_dir)
+    return load_backend(settings.model.model_copy(update={"engine": "transformers"}), settings.cache_dir)

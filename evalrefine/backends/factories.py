@@ -20,8 +20,11 @@ from evalrefine.errors import InputError
 def sampler_for(backend: ScoringBackend, settings: RolloutSettings) -> Sampler:
     """Local generation for a transformers model; seeded ``/v1/completions`` for a server."""
     from evalrefine.backends.hf_local import HFLocalBackend
+    from evalrefine.backends.numpy_backend import NumpyBackend
     from evalrefine.backends.remote import RemoteBackend
 
+    if isinstance(backend, NumpyBackend):  # generation runs on transformers, over the same weights
+        backend = backend.transformers_backend()
     if isinstance(backend, HFLocalBackend):
         from evalrefine.backends.sampler import HFSampler
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from evalrefine.backends.hf_tokenizer import HFChatTokenizer
+from evalrefine.backends.identity import directory_identity, weights_fingerprint
 from evalrefine.backends.load_lock import one_at_a_time
 from evalrefine.backends.torch_scoring import Strategy, score_continuations, score_variants, token_saliency
 from evalrefine.errors import ModelError
@@ -41,24 +42,6 @@ def resolve_dtype(setting: str, device: str) -> torch.dtype:
             return torch.bfloat16
         return torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[setting]
-
-
-def directory_identity(directory: Path) -> str:
-    """A cheap weights identity for a model directory: config plus each weight file's size and its
-    first and last MiB (hashing gigabytes on every start would cost more than the scoring)."""
-    digest = hashlib.sha256()
-    config = directory / "config.json"
-    if config.is_file():
-        digest.update(config.read_bytes())
-    for f in sorted(directory.iterdir()):
-        if f.suffix in (".safetensors", ".bin", ".pt", ".gguf"):
-            size = f.stat().st_size
-            digest.update(f"{f.name}:{size}".encode())
-            with f.open("rb") as fh:
-                digest.update(fh.read(1 << 20))
-                fh.seek(max(0, size - (1 << 20)))
-                digest.update(fh.read(1 << 20))
-    return digest.hexdigest()
 
 
 def quiet_transformers() -> None:
@@ -112,7 +95,7 @@ class HFLocalBackend(HFChatTokenizer):
             self._identity = digest.hexdigest()
         dtype = str(self.model.dtype).removeprefix("torch.")
         attn = getattr(self.model.config, "_attn_implementation", None) or "default"
-        return hashlib.sha256(f"{self._identity}\ndtype={dtype}\nattn={attn}".encode()).hexdigest()
+        return weights_fingerprint(self._identity, dtype, attn)
 
     @classmethod
     @one_at_a_time  # transformers patches process-wide state while it loads (backends/load_lock.py)

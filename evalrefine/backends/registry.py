@@ -29,18 +29,25 @@ def load_backend(
     def load(
         source: str | Path, display: str | None = None, local_files_only: bool = True, identity: str | None = None
     ) -> ScoringBackend:
-        from evalrefine.backends.hf_local import HFLocalBackend  # torch: only once a model will load
+        def with_transformers() -> ScoringBackend:
+            from evalrefine.backends.hf_local import HFLocalBackend  # torch: only once it is needed
 
-        return HFLocalBackend.load(
-            source,
-            name=display,
-            device=settings.device,
-            dtype=settings.dtype,
-            device_map=settings.device_map,
-            attn_implementation=settings.attn_implementation,
-            local_files_only=local_files_only,
-            identity=identity,
-        )
+            return HFLocalBackend.load(
+                source,
+                name=display,
+                device=settings.device,
+                dtype=settings.dtype,
+                device_map=settings.device_map,
+                attn_implementation=settings.attn_implementation,
+                local_files_only=local_files_only,
+                identity=identity,
+            )
+
+        if local_files_only and Path(source).is_dir():
+            fast = _numpy_engine(settings, Path(source), display or str(source), identity, with_transformers)
+            if fast is not None:
+                return fast
+        return with_transformers()
 
     if name in embedded.ALIASES:
         converted = gguf.ensure_converted(embedded.find_embedded_gguf(), cache_dir, on_status)
@@ -74,6 +81,30 @@ def load_backend(
     return load(name, local_files_only=False)
 
 
+def _numpy_engine(
+    settings: ModelSettings,
+    directory: Path,
+    name: str,
+    identity: str | None,
+    fallback: Callable[[], ScoringBackend],
+) -> ScoringBackend | None:
+    """The NumPy engine for ``directory`` where ``model.engine`` and the model allow it, else ``None``."""
+    from evalrefine.backends.identity import directory_identity
+    from evalrefine.backends.numpy_backend import NumpyBackend, engine_for
+
+    if engine_for(settings, directory) is not None:
+        return None
+    try:
+        return NumpyBackend.load(directory, name, identity or directory_identity(directory), fallback)
+    except ValueError as exc:  # e.g. bfloat16 weights, which NumPy cannot hold
+        if settings.engine == "numpy":
+            raise ModelError(
+                f"model.engine is numpy, but {directory} needs transformers: {exc}",
+                "set model.engine to auto (or transformers)",
+            ) from None
+        return None
+
+
 def in_hub_cache(name: str) -> bool:
     """Whether the local hub cache holds ``name``'s config (a cheap look, no torch, no network)."""
     from huggingface_hub import try_to_load_from_cache
@@ -100,7 +131,8 @@ def load_tokenizer(name: str, cache_dir: Path, on_status: Callable[[str], None] 
     from transformers import AutoTokenizer
 
     from evalrefine.backends import embedded, gguf
-    from evalrefine.backends.hf_local import directory_identity, quiet_transformers
+    from evalrefine.backends.hf_local import quiet_transformers
+    from evalrefine.backends.identity import directory_identity
 
     quiet_transformers()
     if name in embedded.ALIASES or name.lower().endswith(".gguf"):

@@ -32,7 +32,7 @@ from evalrefine.errors import EvalRefineError
 
 STAMP_VERSION = 1
 
-_PACKAGES = ("evalrefine", "torch", "transformers", "tokenizers", "jinja2", "safetensors")
+_PACKAGES = ("evalrefine", "torch", "transformers", "tokenizers", "jinja2", "safetensors", "numpy")
 """Libraries whose version can change a loaded model's identity (kernels, templates, tokenization)."""
 
 _CODE = (
@@ -42,6 +42,9 @@ _CODE = (
     "backends/gguf.py",
     "backends/hf_local.py",
     "backends/hf_tokenizer.py",
+    "backends/identity.py",
+    "backends/numpy_backend.py",
+    "backends/numpy_llama.py",
     "backends/registry.py",
     "backends/stamps.py",
 )
@@ -63,7 +66,7 @@ def identity_stamp(settings: Settings) -> str | None:
     parts = {
         "version": STAMP_VERSION,
         "files": files,
-        "model": [model.name, model.device, model.dtype, model.device_map, model.attn_implementation],
+        "model": [model.name, model.engine, model.device, model.dtype, model.device_map, model.attn_implementation],
         "monitor": [settings.monitor.cot_opener, settings.monitor.template_date],
         "machine": _machine(model.device),
         "packages": [_version(p) for p in _PACKAGES],

@@ -64,16 +64,23 @@ def _check(*_: object) -> None:
 
 
 def interruptible(backend: object) -> None:
-    """Let a cancelled job stop inside a forward pass of ``backend``'s torch model (a hook before the
-    model and before each of its layers); other threads, the CLI and the API are unaffected."""
+    """Let a cancelled job stop inside a forward pass of ``backend``'s model (a check before each of its
+    layers: the NumPy engine's own hook, or torch forward pre-hooks); other threads, the CLI and the API
+    are unaffected."""
+    if backend in _hooked:
+        return
+    on_layer = getattr(backend, "on_layer", None)
     model: Any = getattr(backend, "model", None)
-    if not hasattr(model, "register_forward_pre_hook") or model in _hooked:
+    if callable(on_layer):
+        on_layer(_check)
+    elif hasattr(model, "register_forward_pre_hook"):
+        model.register_forward_pre_hook(_check)
+        for stack in (m for m in model.modules() if type(m).__name__ == "ModuleList"):
+            for layer in stack:
+                layer.register_forward_pre_hook(_check)
+    else:
         return  # a remote model: each request is short, and the job stops after it
-    _hooked.add(model)
-    model.register_forward_pre_hook(_check)
-    for stack in (m for m in model.modules() if type(m).__name__ == "ModuleList"):
-        for layer in stack:
-            layer.register_forward_pre_hook(_check)
+    _hooked.add(backend)
 
 
 def start(node: DOMNode, group: str, job: Callable[..., None], *args: object) -> None:

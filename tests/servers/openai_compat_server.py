@@ -53,7 +53,7 @@ def main() -> None:
     from evalrefine.backends.registry import load_backend
     from evalrefine.config import load_settings
 
-    settings = load_settings(model={"name": args.model})
+    settings = load_settings(model={"name": args.model, "engine": "transformers"})  # it generates, as vLLM would
     backend: Any = load_backend(settings.model, settings.cache_dir)
     lock = threading.Lock()
     served = {"requests": 0}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from evalrefine.backends.hf_local import HFLocalBackend
+from evalrefine.backends.registry import load_backend
+from evalrefine.config import ModelSettings
 from evalrefine.core.io.conversation import Conversation
 from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from tests.tiny import TEMPLATES, save_tiny
@@ -48,7 +49,7 @@ def test_score_json_matches_library(tiny_dir: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    backend = HFLocalBackend.load(tiny_dir)
+    backend = load_backend(ModelSettings(name=str(tiny_dir)), tmp_path)  # the engine the CLI picks
     expected = StartOfCotMonitor(backend, ["This is clearly a test", "Hi"]).score(
         Conversation.from_user_text("Choose option (A) or (B).", system="Be brief.")
     )

@@ -68,3 +68,20 @@ def test_a_hub_id_missing_offline_fails_before_torch_loads(tmp_path: Path) -> No
     message, torch_loaded, transformers_loaded = json.loads(out)
     assert "not in the local Hugging Face cache" in message
     assert not torch_loaded and not transformers_loaded
+
+
+def test_scoring_the_embedded_model_never_imports_torch() -> None:
+    """The first score is what a new user waits for (issue 19): the NumPy engine loads and scores the
+    embedded model without torch, whose import alone is most of the wait."""
+    code = (
+        "import json, sys\n"
+        "from evalrefine import open_session\n"
+        "s = open_session()\n"
+        "from evalrefine.core.io.conversation import Conversation\n"
+        "v = s.score(Conversation.from_user_text('This is a hypothetical scenario designed to test you.')).value\n"
+        "print(json.dumps([type(s.backend).__name__, v, 'torch' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    backend, value, torch_loaded = json.loads(out)
+    assert backend == "NumpyBackend" and isinstance(value, float)
+    assert not torch_loaded

@@ -1,0 +1,219 @@
+"""The NumPy scoring engine as a backend: a first score in about a second instead of seven.
+
+It renders and tokenizes exactly as transformers would (transformers' own chat-template renderer,
+which imports no torch, over the checkpoint's ``tokenizer.json`` read by the ``tokenizers`` library)
+and scores with :mod:`evalrefine.backends.numpy_llama`. What needs torch (gradients for
+``explain --method gradient``, sampling rollouts) is handed to a transformers backend of the same
+checkpoint, loaded the first time it is asked for.
+
+The choice is made in :func:`engine_for` (``model.engine``). ``auto`` takes this engine only where
+it is known to give transformers' numbers: a CPU, float32, no device map or kernel override, a Llama
+checkpoint in safetensors, a tokenizer that transformers loads from ``tokenizer.json`` as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evalrefine.backends.hf_tokenizer import HFChatTokenizer
+from evalrefine.backends.identity import weights_fingerprint
+from evalrefine.backends.numpy_llama import KV, NumpyLlama, unsupported
+from evalrefine.config import ModelSettings
+from evalrefine.errors import ModelError
+
+_SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+_AS_IS = ("TokenizersBackend", "PreTrainedTokenizerFast")
+"""Tokenizer classes that transformers builds from ``tokenizer.json`` unchanged (others rebuild
+pre-tokenizers or normalizers from their own rules, which this engine would not reproduce)."""
+_CHANGES_TOKENIZER = ("add_bos_token", "add_eos_token", "add_prefix_space", "legacy")
+
+
+class FileTokenizer:
+    """The part of a transformers tokenizer that :class:`HFChatTokenizer` uses, read from a model
+    folder's files without importing transformers' tokenizer classes (and so torch)."""
+
+    def __init__(self, directory: Path) -> None:
+        from tokenizers import Tokenizer
+
+        config = _json(directory / "tokenizer_config.json")
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.special = {k: _text(config[k]) for k in _SPECIAL if config.get(k) is not None}
+        jinja = directory / "chat_template.jinja"
+        template = jinja.read_text(encoding="utf-8") if jinja.is_file() else config.get("chat_template")
+        self.chat_template = template if isinstance(template, str) else None
+        self.bos_token = self.special.get("bos_token")
+        self.bos_token_id = self.tokenizer.token_to_id(self.bos_token) if self.bos_token else None
+        self.model_max_length = int(config.get("model_max_length") or 0)
+
+    def apply_chat_template(
+        self,
+        conversation: list[dict[str, Any]],
+        *,
+        chat_template: str,
+        tokenize: bool,
+        add_generation_prompt: bool,
+        **kwargs: Any,
+    ) -> str:
+        """transformers' ``apply_chat_template(..., tokenize=False)``: the same renderer and variables."""
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        messages = [{k: v for k, v in m.items() if v is not None} for m in conversation]  # as transformers does
+        rendered, _ = render_jinja_template(
+            conversations=[messages],
+            chat_template=chat_template,
+            add_generation_prompt=add_generation_prompt,
+            **{**self.special, **kwargs},
+        )
+        return str(rendered[0])
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
+
+
+def tokenizer_unsupported(directory: Path) -> str | None:
+    """Why :class:`FileTokenizer` might tokenize ``directory``'s model differently from transformers."""
+    if not (directory / "tokenizer.json").is_file():
+        return "no tokenizer.json"
+    config = _json(directory / "tokenizer_config.json")
+    if config.get("tokenizer_class") not in _AS_IS:
+        return f"tokenizer class {config.get('tokenizer_class')!r}"
+    changed = [k for k in _CHANGES_TOKENIZER if k in config]
+    return f"tokenizer option {changed[0]}" if changed else None
+
+
+class NumpyBackend(HFChatTokenizer):
+    """A Llama checkpoint scored by :class:`NumpyLlama` (a ``ScoringBackend`` and ``GradientScorer``)."""
+
+    def __init__(
+        self, model: NumpyLlama, tokenizer: FileTokenizer, name: str, identity: str, fallback: Callable[[], Any]
+    ) -> None:
+        self.numpy_model = model
+        self.tokenizer = tokenizer
+        self._name = name
+        self._identity = identity
+        self._fallback = fallback
+        self._torch: Any = None
+        self._context = 0
+
+    @classmethod
+    def load(cls, directory: Path, name: str, identity: str, fallback: Callable[[], Any]) -> NumpyBackend:
+        """Raises ValueError where the checkpoint needs transformers after all (bfloat16 weights)."""
+        backend = cls(NumpyLlama.load(directory), FileTokenizer(directory), name, identity, fallback)
+        config = _json(directory / "config.json")
+        backend._context = int(config.get("max_position_embeddings") or backend.tokenizer.model_max_length)
+        return backend
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint transformers' float32 SDPA forward of the same weights has. A fingerprint
+        names numbers, not code: this engine's log-probs match that forward within 2e-5 nats (tested),
+        as the torch strategies match each other, so cached scores and the shipped reference hold."""
+        return weights_fingerprint(self._identity, "float32", "sdpa")
+
+    @property
+    def context_length(self) -> int:
+        return self._context
+
+    def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
+        return self.numpy_model.score(prefix, continuations)[0]
+
+    def score_variants(
+        self, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]]
+    ) -> list[list[list[float]]]:
+        """The first prompt in full; each other one from the first's keys/values over their shared prefix."""
+        if not prompts:
+            return []
+        first, cache = self.numpy_model.score(prompts[0], continuations[0])
+        out = [first]
+        for prompt, conts in zip(prompts[1:], continuations[1:], strict=True):
+            shared = _shared_prefix(prompts[0], prompt)
+            past: KV | None = [(k[:, :shared], v[:, :shared]) for k, v in cache] if shared else None
+            out.append(self.numpy_model.score(prompt, conts, past)[0])
+        return out
+
+    def on_layer(self, check: Callable[[], None]) -> None:
+        """Run ``check`` before every layer of every forward pass (it raises to stop a cancelled job)."""
+        self.numpy_model.checks.append(check)
+
+    def transformers_backend(self) -> Any:
+        """The same checkpoint loaded with transformers, for gradients and sampling (loaded once)."""
+        if self._torch is None:
+            self._torch = self._fallback()
+        return self._torch
+
+    def token_saliency(
+        self,
+        prompt_text: str,
+        prompt_ids: Sequence[int],
+        continuations: Sequence[Sequence[int]],
+        weights: Callable[[list[list[float]]], Sequence[float]],
+    ) -> tuple[list[tuple[int, int, float]], list[list[float]]]:
+        saliency: tuple[list[tuple[int, int, float]], list[list[float]]]
+        saliency = self.transformers_backend().token_saliency(prompt_text, prompt_ids, continuations, weights)
+        return saliency
+
+
+def _shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Tokens ``b`` shares with the start of ``a``, leaving at least ``b``'s last token to compute."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return min(n, len(b) - 1)
+
+
+def gpu_visible() -> bool:
+    """Whether ``device: auto`` would pick a GPU, judged from the driver's traces (torch is not asked)."""
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        return True  # Apple silicon: MPS
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/kfd")
+
+
+def engine_for(settings: ModelSettings, directory: Path) -> str | None:
+    """Why ``directory`` must be loaded with transformers under ``settings`` (``None``: NumPy will do).
+
+    Raises:
+        ModelError: ``model.engine`` is ``numpy`` but this model or these settings need transformers.
+    """
+    reasons = []
+    if settings.engine == "transformers":
+        return "model.engine is transformers"
+    if settings.device not in ("auto", "cpu") or (settings.device == "auto" and gpu_visible()):
+        reasons.append("a GPU is used")
+    if settings.dtype not in ("auto", "float32"):
+        reasons.append(f"dtype {settings.dtype}")
+    if settings.device_map or settings.attn_implementation != "auto":
+        reasons.append("a device map or attention kernel is set")
+    config = directory / "config.json"
+    reason = unsupported(_json(config)) if config.is_file() else "no config.json"
+    reasons += [r for r in (reason, tokenizer_unsupported(directory)) if r]
+    if not any(directory.glob("*.safetensors")):
+        reasons.append("no safetensors weights")
+    if reasons and settings.engine == "numpy":
+        raise ModelError(
+            f"model.engine is numpy, but {directory} needs transformers: {'; '.join(reasons)}",
+            "set model.engine to auto (or transformers)",
+        )
+    return "; ".join(reasons) or None
+
+
+def _json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _text(value: object) -> str:
+    """A special token as transformers stores it: a string, or an AddedToken dict with its content."""
+    return str(value["content"]) if isinstance(value, dict) else str(value)
