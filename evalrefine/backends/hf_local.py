@@ -166,6 +166,18 @@ class HFLocalBackend(HFChatTokenizer):
     ) -> list[list[list[float]]]:
         return score_variants(self.model, prompts, continuations, self.strategy)
 
+    def on_layer(self, check: Callable[[], None]) -> None:
+        """Run ``check`` before the model and before each of its layers in every forward pass (it
+        raises to stop a cancelled job inside a pass instead of after it)."""
+
+        def hook(*_: object) -> None:
+            check()
+
+        self.model.register_forward_pre_hook(hook)
+        for stack in (m for m in self.model.modules() if isinstance(m, torch.nn.ModuleList)):
+            for layer in stack:
+                layer.register_forward_pre_hook(hook)
+
     # -- GradientScorer --------------------------------------------------------------------------
     def token_saliency(
         self,

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ class NumpyBackend(HFChatTokenizer):
         self._identity = identity
         self._fallback = fallback
         self._torch: Any = None
+        self._loading = threading.Lock()
         self._context = 0
 
     @classmethod
@@ -141,13 +143,20 @@ class NumpyBackend(HFChatTokenizer):
         return out
 
     def on_layer(self, check: Callable[[], None]) -> None:
-        """Run ``check`` before every layer of every forward pass (it raises to stop a cancelled job)."""
+        """Run ``check`` before every layer of every forward pass, here and in the transformers backend
+        that gradients and sampling use (it raises to stop a cancelled job)."""
         self.numpy_model.checks.append(check)
+        if self._torch is not None:
+            self._torch.on_layer(check)
 
     def transformers_backend(self) -> Any:
         """The same checkpoint loaded with transformers, for gradients and sampling (loaded once)."""
-        if self._torch is None:
-            self._torch = self._fallback()
+        with self._loading:  # two jobs asking at once get one model
+            if self._torch is None:
+                loaded = self._fallback()
+                for check in self.numpy_model.checks:
+                    loaded.on_layer(check)
+                self._torch = loaded
         return self._torch
 
     def token_saliency(

@@ -64,22 +64,12 @@ def _check(*_: object) -> None:
 
 
 def interruptible(backend: object) -> None:
-    """Let a cancelled job stop inside a forward pass of ``backend``'s model (a check before each of its
-    layers: the NumPy engine's own hook, or torch forward pre-hooks); other threads, the CLI and the API
-    are unaffected."""
-    if backend in _hooked:
-        return
+    """Let a cancelled job stop inside a forward pass of ``backend``'s model: the local backends run a
+    check before each layer (``on_layer``); other threads, the CLI and the API are unaffected."""
     on_layer = getattr(backend, "on_layer", None)
-    model: Any = getattr(backend, "model", None)
-    if callable(on_layer):
-        on_layer(_check)
-    elif hasattr(model, "register_forward_pre_hook"):
-        model.register_forward_pre_hook(_check)
-        for stack in (m for m in model.modules() if type(m).__name__ == "ModuleList"):
-            for layer in stack:
-                layer.register_forward_pre_hook(_check)
-    else:
+    if not callable(on_layer) or backend in _hooked:
         return  # a remote model: each request is short, and the job stops after it
+    on_layer(_check)
     _hooked.add(backend)
 
 
@@ -171,6 +161,24 @@ def _until_cancelled(events: Iterable[T], cancel: threading.Event) -> Iterable[T
         yield event
 
 
+def _loaded_unless_cancelled(load: Callable[[], object], cancel: threading.Event) -> bool:
+    """Run ``load`` (which no check can interrupt) in a daemon thread, waiting for it or for Esc: a
+    cancelled job returns at once and the load finishes in the background, ready for the next job.
+    A failed load is not reported here: the job's own call of it raises the error again."""
+    done = threading.Event()
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            load()
+        done.set()
+
+    threading.Thread(target=run, name="evalrefine-model-load", daemon=True).start()
+    while not done.wait(0.02):
+        if cancel.is_set():
+            return False
+    return True
+
+
 def _failed(post: Post, what: str, job: Callable[[], object]) -> None:
     try:
         job()
@@ -197,6 +205,9 @@ def warm(post: Post, cancel: threading.Event, session: Session) -> None:
 def explain(
     post: Post, cancel: threading.Event, session: Session, conversation: Conversation, method: str, granularity: str
 ) -> None:
+    gradient_model = getattr(session.backend, "transformers_backend", None)  # gradients run on torch
+    if method == "gradient" and callable(gradient_model) and not _loaded_unless_cancelled(gradient_model, cancel):
+        return
     _failed(post, "explain", lambda: post(Explained(session.explain(conversation, method, granularity), conversation)))
 
 
@@ -217,6 +228,9 @@ def verify(
     post: Post, cancel: threading.Event, session: Session, original: Conversation, current: Conversation
 ) -> None:
     def job() -> None:
+        sampling_model = getattr(session.backend, "transformers_backend", None)  # the NumPy engine samples on torch
+        if callable(sampling_model) and not _loaded_unless_cancelled(sampling_model, cancel):
+            return
         for step in _until_cancelled(session.verify(original, current, cancel), cancel):
             post(Verified(step))
 

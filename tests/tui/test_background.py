@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -217,3 +218,21 @@ def test_stray_output_stays_off_the_screen() -> None:
     os.close(main)
     lines = out.decode().replace("\r\n", "\n")
     assert lines == "drawn 1\ndrawn 2\nfrom a C library\nfrom a stale stream\nafter\n"
+
+
+def test_esc_during_a_model_load_returns_at_once_and_the_load_finishes_for_the_next_job() -> None:
+    """Verify and gradient explain load the transformers side of the NumPy engine first, which no
+    check can interrupt: the job waits for it in another thread, so Esc still stops the job at once."""
+    loaded = threading.Event()
+
+    def slow_load() -> None:
+        time.sleep(1.0)
+        loaded.set()
+
+    cancel = threading.Event()
+    threading.Timer(0.1, cancel.set).start()
+    began = time.perf_counter()
+    assert workers._loaded_unless_cancelled(slow_load, cancel) is False
+    assert time.perf_counter() - began < 0.5 and not loaded.is_set()
+    assert loaded.wait(5)  # the load went on in the background
+    assert workers._loaded_unless_cancelled(lambda: None, threading.Event()) is True

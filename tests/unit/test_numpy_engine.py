@@ -183,6 +183,8 @@ def test_a_layer_check_stops_a_forward_pass(tmp_path: Path) -> None:
     with pytest.raises(Stop):
         backend.score_continuations([1, 2, 3], [[4]])
     assert len(calls) == 3
+    with pytest.raises(Stop):  # the transformers backend that sampling and gradients use is checked too
+        backend.transformers_backend().score_continuations([1, 2, 3], [[4]])
 
 
 def test_the_engine_is_numpy_only_where_it_has_been_shown_to_match(tmp_path: Path) -> None:
