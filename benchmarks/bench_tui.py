@@ -8,7 +8,9 @@ the first run converts it).
 1. start → first score on screen: process start until the headline (percentile, verdict, change
    since the original) is drawn; what the score panel showed while the model loaded. Goal ≤ 5 s.
 2. F5 (the refine loop): F5 → first candidate row on screen, and whether candidates stream (each
-   row appears as it is scored, not all at the end). Goal: first row ≤ 5 s; streaming.
+   row appears as it is scored, not all at the end). Goal: first row ≤ 5 s; streaming. Pressed at
+   once when the first score shows (the intent guard's embedder, which imports torch, is still
+   loading in the background), and again once that warm-up has ended (a user reading the score).
 3. Esc while refining / verifying: Esc → the worker's thread has returned. Goal ≤ 1 s.
 4. ctrl+q → process ended, idle / while loading / while scoring (a long prompt) / while refining.
    Goal ≤ 1 s each.
@@ -70,7 +72,7 @@ async def scenario(mode: str, launched: float, out: Report) -> None:
 
         return wrapped
 
-    for name in ("load", "score", "refine", "verify"):  # when each job's thread returns
+    for name in ("load", "score", "refine", "verify", "warm"):  # when each job's thread returns
         setattr(workers, name, timed(name))
 
     folder = Path(tempfile.mkdtemp())
@@ -120,6 +122,14 @@ async def scenario(mode: str, launched: float, out: Report) -> None:
             await pilot.press("f2")
             await pilot.pause(0.3)
             out["scoring_at_press"] = len(ended.get("score", [])) == started
+        elif mode == "refine-warm":  # the user reads the score while refine's guard loads, then F5
+            await until(lambda: bool(ended.get("warm")), 120)
+            table = app.main.query_one("#candidates", DataTable)
+            t0 = time.time()
+            await pilot.press("f5")
+            await until(lambda: table.row_count > 0)
+            out["first_candidate"] = time.time() - t0
+            out["warm_done"] = ended["warm"][0] - launched
         elif mode in ("refine", "quit-refining"):
             table = app.main.query_one("#candidates", DataTable)
             t0 = time.time()
@@ -270,6 +280,7 @@ def main() -> None:
     run("quit-idle")  # warm the model cache and the OS file cache
     starts = [run("quit-idle") for _ in range(args.repeats)]
     refine = run("refine")
+    warmed = run("refine-warm")
     quits = {m: run(f"quit-{m}") for m in ("loading", "scoring", "refining")}
     quits["idle"] = starts[-1]
     terminal = in_tmux()
@@ -289,7 +300,12 @@ def main() -> None:
     rows: list[tuple[str, float | None, str]] = [
         ("start → first score on screen (median)", statistics.median(s["first_score"] for s in starts), "≤ 5"),
         ("  the same, CPU seconds of the process", statistics.median(s["first_score_cpu"] for s in starts), "–"),
-        ("F5 → first candidate on screen", refine["first_candidate"], "≤ 5"),
+        ("F5 at once → first candidate on screen", refine["first_candidate"], "≤ 5"),
+        (
+            f"F5 after the warm-up (done {warmed['warm_done']:.1f} s from start) → first candidate",
+            warmed["first_candidate"],
+            "≤ 5",
+        ),
         (f"F5 candidates stream ({refine['total_rows']} rows): {'yes' if streaming else 'NO'}", None, "yes"),
         ("Esc while refining → worker stopped", refine.get("esc_refine"), "≤ 1"),
         ("Esc while verifying → worker stopped", refine.get("esc_verify"), "≤ 1"),

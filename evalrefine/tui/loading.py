@@ -1,7 +1,8 @@
 """Loading the model, shown as the app's own progress.
 
-A warm start still takes seconds (importing torch and transformers is most of it; converting a GGUF
-the first time, half a minute), and a blank panel for that long looks like a hang. So the default
+A warm start takes seconds (about two on the NumPy engine; importing torch and transformers, five
+more where a model needs them; converting a GGUF the first time, half a minute), and a blank panel
+for that long looks like a hang. So the default
 session factory says what it is doing as it goes (:class:`LoadStatus` messages, from the load
 thread), and :class:`LoadProgress` shows that stage, the seconds so far and a spinner that moves.
 """
@@ -31,7 +32,7 @@ def open_session_saying(settings: Settings, say: Callable[[LoadStatus], object])
     def status(text: str) -> None:
         say(LoadStatus(text.rstrip("…. ")))
 
-    if settings.model.server is None:  # the slow part of a warm start: say so while it happens
+    if settings.model.engine == "transformers" and settings.model.server is None:  # the slow part: say so
         status("starting torch and transformers")
         importlib.import_module("transformers")
     status("connecting to the server" if settings.model.server else "loading the weights")
@@ -39,8 +40,8 @@ def open_session_saying(settings: Settings, say: Callable[[LoadStatus], object])
 
 
 class EarlyLoad:
-    """The model load, started before the app's screen: importing torch and transformers is most of
-    a warm start, and it can run while Textual imports and lays out the screen (about a second).
+    """The model load, started before the app's screen: it is most of a warm start, and it can run
+    while Textual imports and lays out the screen (about a second).
 
     The app's load worker calls :meth:`session` as its factory: it replays the stages said so far,
     passes on the rest as they come, and returns the session (or raises the load's error) once the

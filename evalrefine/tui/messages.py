@@ -24,7 +24,7 @@ from evalrefine.core.session import ScoreView, Session
 # -- worker results -------------------------------------------------------------------------------
 @dataclass
 class LoadStatus(Message):
-    """What loading the model is doing now ("starting torch and transformers", "converting …")."""
+    """What loading the model is doing now ("loading the weights", "converting …")."""
 
     text: str
 
