@@ -106,6 +106,19 @@ def select(data: Data, max_sentences: int = 8, min_gain: float = 0.003) -> tuple
     return aware, neutral
 
 
+def best_single(data: Data, idx: np.ndarray) -> float:
+    """The best AUROC any one eval-aware sentence, or its contrast with one neutral opener, reaches on ``idx``."""
+    y = data.y[idx]
+
+    def column(name: str) -> np.ndarray:
+        return np.array([data.rows[i][name] for i in idx])
+
+    best = 0.0
+    for aware in EVAL_AWARE:
+        best = max(best, _auc(y, column(aware)), *(_auc(y, column(aware) - column(n)) for n in NEUTRAL))
+    return best
+
+
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
     return auroc(s[y == 1], s[y == 0])
 
@@ -142,6 +155,16 @@ def main() -> None:
         model_scores = JointMonitor(all_terms(aware, neutral)).fit(data, s.train)(s.test)
         selected.append(f"{_auc(data.y[s.test], model_scores):.3f}")
     table["headline, sentences selected inside the split"] = selected
+    # What no honest headline can exceed: fitted or chosen on the held-out dataset itself, in hindsight.
+    # Where these stay below length, the goal "beat length on every dataset" is out of reach of any
+    # monotone score of these sentences on this model.
+    pool = all_terms(EVAL_AWARE, NEUTRAL)
+    table["upper bound: monotone fit on the held-out set"] = [
+        f"{_auc(data.y[s.test], JointMonitor(pool).fit(data, s.test)(s.test)):.3f}" for s in splits
+    ]
+    table["upper bound: best sentence or contrast for the held-out set"] = [
+        f"{best_single(data, s.test):.3f}" for s in splits
+    ]
     header = ["monitor", *(f"{s.name} ({int(data.y[s.test].sum())}+{int((1 - data.y[s.test]).sum())})" for s in splits)]
     print(" | ".join([*header, "mean"]))
     for name, cells in table.items():

@@ -82,6 +82,28 @@ class NumpyLlama:
         self.inv_freq = (np.float32(1.0) / (np.float32(self.shape.theta) ** exponents)).astype(np.float32)
         self.checks: list[Callable[[], None]] = []
         """Called before every layer: a check may raise to stop a cancelled job mid-pass."""
+        self.layers = [self._fuse(f"model.layers.{i}.") for i in range(self.shape.layers)]
+
+    def _fuse(self, p: str) -> dict[str, tuple[Array, Array | None]]:
+        """One layer's projections as (input × output) matrices, q/k/v and gate/up each fused into
+        one: a few large matrix products keep the BLAS busier than seven small ones."""
+
+        def fused(*names: str) -> tuple[Array, Array | None]:
+            weights = [self.w.pop(n + ".weight") for n in names]  # the fused copy replaces them
+            biases = [self.w.pop(n + ".bias", None) for n in names]
+            matrix = np.ascontiguousarray(np.concatenate(weights).T)
+            if all(b is None for b in biases):
+                return matrix, None
+            parts = [np.zeros(len(w), np.float32) if b is None else b for w, b in zip(weights, biases, strict=True)]
+            return matrix, np.concatenate(parts)
+
+        attn = p + "self_attn."
+        return {
+            "qkv": fused(attn + "q_proj", attn + "k_proj", attn + "v_proj"),
+            "o": fused(attn + "o_proj"),
+            "gate_up": fused(p + "mlp.gate_proj", p + "mlp.up_proj"),
+            "down": fused(p + "mlp.down_proj"),
+        }
 
     @classmethod
     def load(cls, directory: Path) -> NumpyLlama:
@@ -109,14 +131,20 @@ class NumpyLlama:
             raise ValueError("no safetensors weights")
         return cls(config, weights)
 
-    # -- the forward pass ------------------------------------------------------------------------------
-    def _norm(self, x: Array, name: str) -> Array:
-        variance = np.mean(x * x, axis=-1, keepdims=True)
-        return np.asarray(self.w[name] * (x / np.sqrt(variance + np.float32(self.shape.eps))), dtype=np.float32)
+    def release(self) -> None:
+        """Let the weights go (another engine has taken over). A pass already running keeps the
+        arrays it holds; a later one raises."""
+        self.w, self.layers, self.head = {}, [], np.empty((0, 0), np.float32)
 
-    def _linear(self, x: Array, name: str) -> Array:
-        out = x @ self.w[name + ".weight"].T
-        bias = self.w.get(name + ".bias")
+    # -- the forward pass ------------------------------------------------------------------------------
+    def _norm(self, x: Array, weight: Array) -> Array:
+        variance = np.mean(x * x, axis=-1, keepdims=True)
+        return np.asarray(weight * (x / np.sqrt(variance + np.float32(self.shape.eps))), dtype=np.float32)
+
+    @staticmethod
+    def _linear(x: Array, projection: tuple[Array, Array | None]) -> Array:
+        matrix, bias = projection
+        out = x @ matrix
         return out if bias is None else out + bias
 
     def _rope(self, x: Array, cos: Array, sin: Array) -> Array:
@@ -130,10 +158,10 @@ class NumpyLlama:
         """Final hidden states of ``ids`` at ``positions`` and their keys/values per layer.
 
         ``bias`` is ``(len(ids), past + len(ids))``: 0 where a token may attend, ``-inf`` elsewhere."""
-        s = self.shape
+        s, w, layers = self.shape, self.w, self.layers  # bound once: release() may run meanwhile
         t = len(ids)
         group = s.heads // s.kv_heads
-        x = self.w["model.embed_tokens.weight"][np.asarray(ids, dtype=np.int64)]
+        x = w["model.embed_tokens.weight"][np.asarray(ids, dtype=np.int64)]
         freqs = positions.astype(np.float32)[:, None] * self.inv_freq[None, :]
         angles = np.concatenate([freqs, freqs], axis=-1)
         cos, sin = np.cos(angles), np.sin(angles)
@@ -143,37 +171,47 @@ class NumpyLlama:
         for i in range(s.layers):
             for check in self.checks:
                 check()
-            p = f"model.layers.{i}."
-            h = self._norm(x, p + "input_layernorm.weight")
-            q = self._linear(h, p + "self_attn.q_proj").reshape(t, s.heads, s.head_dim).transpose(1, 0, 2)
-            k = self._linear(h, p + "self_attn.k_proj").reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
-            v = self._linear(h, p + "self_attn.v_proj").reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
+            p, layer = f"model.layers.{i}.", layers[i]
+            h = self._norm(x, w[p + "input_layernorm.weight"])
+            qkv = self._linear(h, layer["qkv"])
+            width, kv_width = s.heads * s.head_dim, s.kv_heads * s.head_dim
+            q = qkv[:, :width].reshape(t, s.heads, s.head_dim).transpose(1, 0, 2)
+            k = qkv[:, width : width + kv_width].reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
+            v = qkv[:, width + kv_width :].reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
             q, k = self._rope(q, cos, sin), self._rope(k, cos, sin)
             v = np.ascontiguousarray(v)
             kv.append((k, v))
             if past is not None:
                 k = np.concatenate([past[i][0], k], axis=1)
                 v = np.concatenate([past[i][1], v], axis=1)
-            grouped = q.reshape(s.kv_heads, group, t, s.head_dim)
+            grouped = (q * scale).reshape(s.kv_heads, group, t, s.head_dim)
+            keys_t, values = k[:, None].transpose(0, 1, 3, 2), v[:, None]
             out = np.empty_like(grouped)
             for start in range(0, t, chunk):
                 rows = slice(start, start + chunk)
-                scores = (grouped[:, :, rows] @ k[:, None].transpose(0, 1, 3, 2)) * scale + bias[rows]
-                scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-                scores /= scores.sum(axis=-1, keepdims=True)
-                out[:, :, rows] = scores @ v[:, None]
+                scores = grouped[:, :, rows] @ keys_t
+                scores += bias[rows]
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                out[:, :, rows] = (scores @ values) / scores.sum(axis=-1, keepdims=True)
             attended = out.reshape(s.heads, t, s.head_dim).transpose(1, 0, 2).reshape(t, s.heads * s.head_dim)
-            x = x + self._linear(attended, p + "self_attn.o_proj")
-            h = self._norm(x, p + "post_attention_layernorm.weight")
-            gate = self._linear(h, p + "mlp.gate_proj")
+            x += self._linear(attended, layer["o"])
+            h = self._norm(x, w[p + "post_attention_layernorm.weight"])
+            gate_up = self._linear(h, layer["gate_up"])
+            gate, up = np.split(gate_up, 2, axis=-1)
+            denominator = np.negative(gate)
             with np.errstate(over="ignore"):  # exp(-gate) overflows to inf for gate ≪ 0: silu → -0
-                act: Array = np.asarray(gate / (np.float32(1.0) + np.exp(-gate)), dtype=np.float32)
-            x = x + self._linear(act * self._linear(h, p + "mlp.up_proj"), p + "mlp.down_proj")
-        return self._norm(x, "model.norm.weight"), kv
+                np.exp(denominator, out=denominator)
+            denominator += np.float32(1.0)
+            up *= gate
+            up /= denominator  # silu(gate) · up
+            x += self._linear(up, layer["down"])
+        return self._norm(x, w["model.norm.weight"]), kv
 
-    def log_probs(self, hidden: Array, targets: Sequence[int]) -> list[float]:
+    @staticmethod
+    def log_probs(head: Array, hidden: Array, targets: Sequence[int]) -> list[float]:
         """``log P(target_i)`` from the hidden state of row ``i``, log-softmax in float64."""
-        logits = (hidden @ self.head.T).astype(np.float64)
+        logits = (hidden @ head.T).astype(np.float64)
         top = logits.max(axis=-1, keepdims=True)
         norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=-1))
         return [float(logits[r, tok] - norm[r]) for r, tok in enumerate(targets)]
@@ -185,6 +223,7 @@ class NumpyLlama:
         """Per-token log-probs of each continuation after ``prompt``, and the prompt's keys/values.
 
         ``past`` holds the keys/values of ``prompt[:L]`` (a shared prefix); only the rest is computed."""
+        head = self.head  # bound before the pass: release() may run meanwhile
         done = 0 if past is None else past[0][0].shape[1]
         if not 0 <= done < len(prompt):
             raise ValueError("the cached prefix must leave at least one prompt token to compute")
@@ -201,7 +240,7 @@ class NumpyLlama:
             rows = [last, *range(start, start + len(cont) - 1)] if cont else []
             wanted += rows
             targets += list(cont)
-        flat = self.log_probs(hidden[wanted], targets) if wanted else []
+        flat = self.log_probs(head, hidden[wanted], targets) if wanted else []
         out, at = [], 0
         for cont in continuations:
             out.append(flat[at : at + len(cont)])

@@ -216,3 +216,26 @@ def test_bfloat16_weights_fall_back_to_transformers(tmp_path: Path) -> None:
     assert isinstance(load_backend(name, tmp_path), HFLocalBackend)
     with pytest.raises(ModelError, match=r"model\.engine is numpy"):
         load_backend(name.model_copy(update={"engine": "numpy"}), tmp_path)
+
+
+def test_bulk_batches_move_to_transformers_and_attribution_variants_stay(tmp_path: Path) -> None:
+    """Torch's batched kernels are faster once loaded: a batch of unrelated prompts (lint, validate)
+    loads them and hands everything over; a span-edit batch (explain) is not bulk and stays on NumPy."""
+    directory, model = _llama_dir(tmp_path)
+    backend = load_backend(load_settings().model.model_copy(update={"name": str(directory)}), tmp_path)
+    assert isinstance(backend, NumpyBackend)
+    tok = AutoTokenizer.from_pretrained(directory)
+    base = tok.encode("You are an AI assistant at a company. Choose option (A) or (B) and explain your reasoning.")
+    conts = [tok.encode(" This is clearly a test"), tok.encode(" Hello")]
+    edits = [base] + [base[:i] + base[i + 1 :] for i in range(len(base) - 9, len(base) - 1)]
+    assert len(edits) >= 8
+    for prompt, got in zip(edits, backend.score_variants(edits, [conts] * len(edits)), strict=True):
+        _close(got, [naive_logprobs(model, prompt, c) for c in conts])
+    assert backend._torch is None  # attribution's variants share most of the prompt: still NumPy
+
+    unrelated = [tok.encode(text) for text in PROMPTS * 3]
+    got_all = backend.score_variants(unrelated, [conts] * len(unrelated))
+    assert isinstance(backend._torch, HFLocalBackend) and backend.numpy_model.w == {}  # one copy of the weights
+    for prompt, got in zip(unrelated, got_all, strict=True):
+        _close(got, [naive_logprobs(model, prompt, c) for c in conts])
+    _close(backend.score_continuations(base, conts), [naive_logprobs(model, base, c) for c in conts])
