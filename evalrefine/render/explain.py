@@ -3,6 +3,9 @@ spans in words, and the deletion curve that says whether to trust the picture.""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from rich.color import Color
 from rich.console import Group
 from rich.markup import escape
@@ -36,27 +39,65 @@ def heatmap(result: Attribution, conversation: Conversation) -> Group:
     return Group(*parts)
 
 
-def describe(effect: SpanEffect, units: str) -> str:
+METHODS = {
+    "loo": "leave-one-out: an effect is exactly what deleting the span does to the score",
+    "ablation": "ablation: effects fitted over random deletions of half the spans (estimates)",
+    "gradient": "gradient × input: a first-order estimate of each span's pull, not a deletion",
+}
+
+
+@dataclass(frozen=True)
+class SpanRow:
+    """One distinct span text and every place it occurs (several for a repeated sentence)."""
+
+    text: str
+    copies: tuple[SpanEffect, ...]
+
+    @property
+    def effect(self) -> float:
+        """The sum of the copies' effects (one copy: its effect)."""
+        return sum(c.effect for c in self.copies)
+
+
+def merge_spans(effects: list[SpanEffect]) -> list[SpanRow]:
+    """One row per distinct span text (whitespace-insensitive), by decreasing summed effect."""
+    groups: dict[str, list[SpanEffect]] = {}
+    for e in effects:
+        groups.setdefault(" ".join(e.span.text.split()), []).append(e)
+    rows = [SpanRow(text, tuple(copies)) for text, copies in groups.items() if text]
+    return sorted(rows, key=lambda r: r.effect, reverse=True)
+
+
+def effect_words(method: str, effect: float, units: str) -> str:
+    """What an effect means under ``method``, in words ("deleting it lowers the score by 0.42 nats")."""
+    size, up, factor = f"{abs(effect):.2f} {units}", effect > 0, ""
+    if units == "nats" and method != "gradient":  # a log-probability difference is also a factor on P
+        # deleting a span that raises the score divides P; keeping it multiplies P
+        factor = f" (P {'÷' if up == (method == 'loo') else '×'}{math.exp(min(abs(effect), 700.0)):.3g})"
+    if method == "loo":
+        return f"deleting it {'lowers' if up else 'raises'} the score by {size}{factor}"
+    if method == "ablation":
+        return f"keeping it makes the score about {size} {'higher' if up else 'lower'}{factor}, fitted"
+    return f"it pushes the score {'up' if up else 'down'} (gradient estimate {size}; not a deletion)"
+
+
+def describe(row: SpanRow, method: str, units: str) -> str:
     """One line in console markup (rich tables and Textual data tables parse it): the author's span
     text is escaped, so a prompt holding ``[/INST]`` is shown, not parsed."""
-    snippet = " ".join(effect.span.text.split())
-    snippet = escape(snippet if len(snippet) <= 60 else snippet[:57] + "…")
-    verb = "lowers" if effect.effect > 0 else "raises"
-    if units == "nats":
-        factor = effect.factor if effect.effect > 0 else 1 / effect.factor
-        return f"removing '{snippet}' {verb} P(test) {factor:.1f}×"
-    return f"removing '{snippet}' {verb} the joint score by {abs(effect.effect):.2f}"
+    snippet = row.text if len(row.text) <= 60 else row.text[:57] + "…"
+    copies = f" ({len(row.copies)} copies)" if len(row.copies) > 1 else ""
+    return f"'{escape(snippet)}'{copies}: {escape(effect_words(method, row.effect, units))}"
 
 
 def explanation(result: Attribution, conversation: Conversation, top: int = 5) -> Group:
     head = Text.assemble(
-        (f"{result.method} attribution of {result.target} = {result.value:.3f} {result.units}", "bold"),
-        ("   red raises it, blue lowers it", "dim"),
+        (f"explains {result.target} = {result.value:.3f} {result.units}", "bold"),
+        ("   red raises it, blue lowers it\n", "dim"),
+        (METHODS.get(result.method, result.method), "dim"),
     )
-    ranked = result.ranked()
     table = Table("effect", "span", title="spans that make it read most like a test", title_justify="left")
-    for e in ranked[:top]:
-        table.add_row(f"{e.effect:+.3f}", describe(e, result.units))
+    for row in merge_spans(result.ranked())[:top]:
+        table.add_row(f"{row.effect:+.3f}", describe(row, result.method, result.units))
     parts: list[Text | Table | Group] = [head, heatmap(result, conversation), table]
     curve = result.faithfulness
     if curve is not None:

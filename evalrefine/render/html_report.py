@@ -23,7 +23,7 @@ from html import escape
 
 import numpy as np
 
-from evalrefine.core.attribution.base import Attribution, SpanEffect
+from evalrefine.core.attribution.base import Attribution
 from evalrefine.core.attribution.target import JointTarget, SentenceTarget, Target
 from evalrefine.core.calibration.placement import place_scores
 from evalrefine.core.calibration.reference import Reference
@@ -33,6 +33,7 @@ from evalrefine.core.lint.reports import result_dict
 from evalrefine.core.lint.run import LintReport, LintResult
 from evalrefine.core.scoring.monitor import StartOfCotMonitor
 from evalrefine.errors import EvalRefineError
+from evalrefine.render.explain import METHODS, effect_words, merge_spans
 from evalrefine.render.html_assets import CSS, JS
 
 DEFAULT_HEATMAPS = 10
@@ -111,21 +112,13 @@ def _level(effect: float, scale: float) -> str:
     return "" if level == 0 else ("r" if effect > 0 else "b") + str(level)
 
 
-def _effect_words(e: SpanEffect, units: str) -> str:
-    verb = "lowers" if e.effect > 0 else "raises"
-    if units == "nats":
-        factor = e.factor if e.effect > 0 else 1 / e.factor
-        return f"{verb} P(test) {factor:.1f}×"
-    return f"{verb} the score by {abs(e.effect):.2f} {units}"
-
-
 def heatmap_html(result: Attribution, conversation: Conversation, top: int = 3) -> str:
     """Every turn painted red (the span raises the score) to blue (lowers it), the top spans in
     words, and the deletion check saying whether to trust the picture."""
     scale = max((abs(e.effect) for e in result.spans), default=0.0)
     parts = [
-        f'<p class="note">{_h(result.method)} attribution of {_h(result.target)} = {result.value:.3f} '
-        f"{_h(result.units)}; red raises it, blue lowers it (hover a span for its effect)</p>"
+        f'<p class="note">explains {_h(result.target)} = {result.value:.3f} {_h(result.units)}; red raises it, '
+        f"blue lowers it (hover a span for its effect). {_h(METHODS.get(result.method, result.method))}</p>"
     ]
     for i, msg in enumerate(conversation.messages):
         spans = sorted((e for e in result.spans if e.span.message == i), key=lambda e: e.span.start)
@@ -141,10 +134,12 @@ def heatmap_html(result: Attribution, conversation: Conversation, top: int = 3) 
             pos = max(pos, e.span.end)
         pieces.append(_h(msg.content[pos:]))
         parts.append(f'<div class="role">{_h(msg.role)}</div><div class="turn">{"".join(pieces)}</div>')
-    ranked = [e for e in result.ranked()[:top] if e.effect > 0]
+    ranked = [row for row in merge_spans(result.ranked())[:top] if row.effect > 0]
     if ranked:
         items = "".join(
-            f"<li>removing “{_h(_preview(e.span.text, 80))}” {_h(_effect_words(e, result.units))}</li>" for e in ranked
+            f"<li>“{_h(_preview(row.text, 80))}”{f' ({len(row.copies)} copies)' if len(row.copies) > 1 else ''}: "
+            f"{_h(effect_words(result.method, row.effect, result.units))}</li>"
+            for row in ranked
         )
         parts.append(f"<p>spans that make it read most like a test:</p><ol>{items}</ol>")
     curve = result.faithfulness

@@ -10,9 +10,6 @@ its copies, and the detail line lists each copy's own effect.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
@@ -21,50 +18,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Select, Static, TabPane
 
-from evalrefine.core.attribution.base import Attribution, SpanEffect
+from evalrefine.core.attribution.base import Attribution
 from evalrefine.core.io.conversation import Conversation
+from evalrefine.render.explain import METHODS, SpanRow, effect_words, merge_spans
 from evalrefine.tui.messages import Explained, ExplainRequested
-
-METHODS = {
-    "loo": "leave-one-out: an effect is exactly what deleting the span does to the score",
-    "ablation": "ablation: effects fitted over random deletions of half the spans (estimates)",
-    "gradient": "gradient × input: a first-order estimate of each span's pull, not a deletion",
-}
-
-
-@dataclass(frozen=True)
-class SpanRow:
-    """One distinct span text and every place it occurs (several for a repeated sentence)."""
-
-    text: str
-    copies: tuple[SpanEffect, ...]
-
-    @property
-    def effect(self) -> float:
-        """The sum of the copies' effects (one copy: its effect)."""
-        return sum(c.effect for c in self.copies)
-
-
-def merge_spans(effects: list[SpanEffect]) -> list[SpanRow]:
-    """One row per distinct span text (whitespace-insensitive), by decreasing summed effect."""
-    groups: dict[str, list[SpanEffect]] = {}
-    for e in effects:
-        groups.setdefault(" ".join(e.span.text.split()), []).append(e)
-    rows = [SpanRow(text, tuple(copies)) for text, copies in groups.items() if text]
-    return sorted(rows, key=lambda r: r.effect, reverse=True)
-
-
-def effect_words(method: str, effect: float, units: str) -> str:
-    """What an effect means under ``method``, in words ("deleting it lowers the score by 0.42 nats")."""
-    size, up, factor = f"{abs(effect):.2f} {units}", effect > 0, ""
-    if units == "nats" and method != "gradient":  # a log-probability difference is also a factor on P
-        # deleting a span that raises the score divides P; keeping it multiplies P
-        factor = f" (P {'÷' if up == (method == 'loo') else '×'}{math.exp(min(abs(effect), 700.0)):.3g})"
-    if method == "loo":
-        return f"deleting it {'lowers' if up else 'raises'} the score by {size}{factor}"
-    if method == "ablation":
-        return f"keeping it makes the score about {size} {'higher' if up else 'lower'}{factor}, fitted"
-    return f"it pushes the score {'up' if up else 'down'} (gradient estimate {size}; not a deletion)"
 
 
 def paint(effect: float, scale: float) -> Style:
