@@ -4,7 +4,7 @@ It renders and tokenizes exactly as transformers would (transformers' own chat-t
 which imports no torch, over the checkpoint's ``tokenizer.json`` read by the ``tokenizers`` library)
 and scores with :mod:`evalrefine.backends.numpy_llama`. What needs torch (gradients for
 ``explain --method gradient``, sampling rollouts) or is better done there (bulk batches of
-unrelated prompts, ~1.6x faster in torch's batched kernels) is handed to a transformers backend of
+unrelated prompts, ~1.5x faster in torch's batched kernels) is handed to a transformers backend of
 the same checkpoint, loaded the first time it is asked for; it then scores everything. So NumPy is
 the engine of a fast start and of interactive work, and a long job still runs at torch's speed.
 

@@ -82,28 +82,19 @@ class NumpyLlama:
         self.inv_freq = (np.float32(1.0) / (np.float32(self.shape.theta) ** exponents)).astype(np.float32)
         self.checks: list[Callable[[], None]] = []
         """Called before every layer: a check may raise to stop a cancelled job mid-pass."""
-        self.layers = [self._fuse(f"model.layers.{i}.") for i in range(self.shape.layers)]
+        self.layers = [self._projections(f"model.layers.{i}.") for i in range(self.shape.layers)]
 
-    def _fuse(self, p: str) -> dict[str, tuple[Array, Array | None]]:
-        """One layer's projections as (input × output) matrices, q/k/v and gate/up each fused into
-        one: a few large matrix products keep the BLAS busier than seven small ones."""
+    def _projections(self, p: str) -> dict[str, tuple[Array, Array | None]]:
+        """One layer's projections as (input × output) matrices: transposed views, not copies (a copy
+        of every weight would cost more load time than BLAS gains from it)."""
 
-        def fused(*names: str) -> tuple[Array, Array | None]:
-            weights = [self.w.pop(n + ".weight") for n in names]  # the fused copy replaces them
-            biases = [self.w.pop(n + ".bias", None) for n in names]
-            matrix = np.ascontiguousarray(np.concatenate(weights).T)
-            if all(b is None for b in biases):
-                return matrix, None
-            parts = [np.zeros(len(w), np.float32) if b is None else b for w, b in zip(weights, biases, strict=True)]
-            return matrix, np.concatenate(parts)
+        def projection(name: str) -> tuple[Array, Array | None]:
+            return self.w[name + ".weight"].T, self.w.get(name + ".bias")
 
-        attn = p + "self_attn."
-        return {
-            "qkv": fused(attn + "q_proj", attn + "k_proj", attn + "v_proj"),
-            "o": fused(attn + "o_proj"),
-            "gate_up": fused(p + "mlp.gate_proj", p + "mlp.up_proj"),
-            "down": fused(p + "mlp.down_proj"),
-        }
+        attn, mlp = p + "self_attn.", p + "mlp."
+        names = {"q": attn + "q_proj", "k": attn + "k_proj", "v": attn + "v_proj", "o": attn + "o_proj"}
+        names |= {"gate": mlp + "gate_proj", "up": mlp + "up_proj", "down": mlp + "down_proj"}
+        return {key: projection(name) for key, name in names.items()}
 
     @classmethod
     def load(cls, directory: Path) -> NumpyLlama:
@@ -173,11 +164,9 @@ class NumpyLlama:
                 check()
             p, layer = f"model.layers.{i}.", layers[i]
             h = self._norm(x, w[p + "input_layernorm.weight"])
-            qkv = self._linear(h, layer["qkv"])
-            width, kv_width = s.heads * s.head_dim, s.kv_heads * s.head_dim
-            q = qkv[:, :width].reshape(t, s.heads, s.head_dim).transpose(1, 0, 2)
-            k = qkv[:, width : width + kv_width].reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
-            v = qkv[:, width + kv_width :].reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
+            q = self._linear(h, layer["q"]).reshape(t, s.heads, s.head_dim).transpose(1, 0, 2)
+            k = self._linear(h, layer["k"]).reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
+            v = self._linear(h, layer["v"]).reshape(t, s.kv_heads, s.head_dim).transpose(1, 0, 2)
             q, k = self._rope(q, cos, sin), self._rope(k, cos, sin)
             v = np.ascontiguousarray(v)
             kv.append((k, v))
@@ -197,8 +186,7 @@ class NumpyLlama:
             attended = out.reshape(s.heads, t, s.head_dim).transpose(1, 0, 2).reshape(t, s.heads * s.head_dim)
             x += self._linear(attended, layer["o"])
             h = self._norm(x, w[p + "post_attention_layernorm.weight"])
-            gate_up = self._linear(h, layer["gate_up"])
-            gate, up = np.split(gate_up, 2, axis=-1)
+            gate, up = self._linear(h, layer["gate"]), self._linear(h, layer["up"])
             denominator = np.negative(gate)
             with np.errstate(over="ignore"):  # exp(-gate) overflows to inf for gate ≪ 0: silu → -0
                 np.exp(denominator, out=denominator)
