@@ -138,7 +138,7 @@ class NumpyBackend(HFChatTokenizer):
         """The first prompt in full; each other one from the first's keys/values over their shared prefix.
 
         A batch of unrelated prompts (lint, validate, a reference build) is bulk work, where torch's
-        batched kernels are ~1.6x faster than NumPy and the seconds its import costs are soon repaid:
+        batched kernels are ~1.5x faster than NumPy and the seconds its import costs are soon repaid:
         it loads the transformers backend, which from then on scores everything."""
         if not prompts:
             return []
