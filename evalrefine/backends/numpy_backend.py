@@ -243,9 +243,12 @@ def engine_for(settings: ModelSettings, directory: Path) -> str | None:
 
 
 def _json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    """A JSON object from ``path``; ``{}`` if it is absent or unreadable (the engine then declines,
+    and transformers' load reports the file)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
     return data if isinstance(data, dict) else {}
 
 

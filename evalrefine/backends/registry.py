@@ -44,6 +44,7 @@ def load_backend(
             )
 
         if local_files_only and Path(source).is_dir():
+            _check_config(Path(source))
             fast = _numpy_engine(settings, Path(source), display or str(source), identity, with_transformers)
             if fast is not None:
                 return fast
@@ -79,6 +80,24 @@ def load_backend(
     if on_status:
         on_status(f"Fetching {name} from the Hugging Face hub…")
     return load(name, local_files_only=False)
+
+
+def _check_config(directory: Path) -> None:
+    """A model folder's ``config.json`` must be a JSON object: said in one line, before either engine
+    reads it (transformers' own errors for it are tracebacks)."""
+    import json
+
+    config = directory / "config.json"
+    if not config.is_file():
+        return
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(
+            f"cannot read {config}: {exc}", "restore the model's config.json (or re-download it)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{config} is not a JSON object", "restore the model's config.json (or re-download it)")
 
 
 def _numpy_engine(

@@ -239,3 +239,12 @@ def test_bulk_batches_move_to_transformers_and_attribution_variants_stay(tmp_pat
     for prompt, got in zip(unrelated, got_all, strict=True):
         _close(got, [naive_logprobs(model, prompt, c) for c in conts])
     _close(backend.score_continuations(base, conts), [naive_logprobs(model, base, c) for c in conts])
+
+
+@pytest.mark.parametrize(("content", "said"), [("{not json", "cannot read"), ("[1, 2]", "is not a JSON object")])
+def test_a_broken_config_is_a_one_line_model_error(tmp_path: Path, content: str, said: str) -> None:
+    directory = save_tiny(tmp_path / "m")
+    (directory / "config.json").write_text(content)
+    with pytest.raises(ModelError, match=said) as caught:
+        load_backend(load_settings().model.model_copy(update={"name": str(directory)}), tmp_path)
+    assert "\n" not in str(caught.value) and "config.json" in str(caught.value)
