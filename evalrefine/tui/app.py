@@ -263,6 +263,9 @@ class EvalRefineApp(FileActions):
             return
         v, current = message.version, self.scored_text()
         versions = self.history.versions
+        if versions and versions[-1].text == v.text and current == v.text:
+            self.notify(f"candidate {v.id} is already the current version")
+            return
         if self.last_view is not None and versions and versions[-1].text != current:
             # Hand edits since the last version become a version of their own, so undo returns to them.
             self.history.add(Version(-1, None, 0, current, prompt_score(self.last_view)), "your edit")

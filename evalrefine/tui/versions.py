@@ -139,7 +139,11 @@ class HistoryTab(TabPane):
             prev = (score, text)
         self.query_one("#timeline", Static).update(out if entries else "nothing scored yet")
         values = [v.score.value for v in self.versions if v.score is not None]
-        self.query_one("#history-spark", Sparkline).data = sparkline_values(values)
+        spark = self.query_one("#history-spark", Sparkline)
+        spark.data = sparkline_values(values)
+        # One 3-cell column per version, so two versions read as two bars, not two half-screen blocks.
+        spark.styles.width = 3 * len(spark.data)
+        spark.display = len(values) >= 2
 
 
 def sparkline_values(values: Sequence[float]) -> list[float]:

@@ -71,6 +71,8 @@ async def test_typing_rescores_and_refine_accept_undo(tmp_path: Path, make_sessi
         await pilot.press("a")
         assert user.text == accepted[0].text
         assert [v.text for v in app.history.versions] == [from_file.messages[-1].content, edited, accepted[0].text]
+        await pilot.press("a")  # accepting it again adds no second copy of the same version
+        assert len(app.history.versions) == 3
         # The History tab says it in words: each version, its score, and what changed from the one before.
         timeline = str(app.query_one("#timeline", Static).render())
         assert "original" in timeline and "your edit" in timeline and f"candidate {accepted[0].id}" in timeline
