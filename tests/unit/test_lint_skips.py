@@ -81,6 +81,14 @@ def test_only_prompts_are_prompts(tmp_path: Path) -> None:
         ("evals/NOTES.txt", skips.DOCS),
         ("cybench/missingbits/solution/writeup.md", skips.FLAG),
         ("ctf/writeups/part1.md", skips.FLAG),
+        ("agentharm/benchmark/harmful_tools/content/contract.txt", skips.TOOL_DATA),  # what a tool returns
+        ("agent/tools/manual.md", skips.TOOL_DATA),
+        ("agent/tool/result.txt", skips.TOOL_DATA),
+        ("agentharm/benchmark/harmful_tools/prompts.json", None),  # data files are judged by their records
+        ("evals/toolset/prompt.txt", None),  # a name that merely starts with "tool"
+        ("cybench/challenges/dynastic/resources/output.txt", skips.CHALLENGE),
+        ("cybench/challenges/frog_waf/images/victim/static/banner.txt", skips.CHALLENGE),
+        ("cybench/challenges/dynastic/challenge.json", None),  # its prompts: judged by its records
         ("docker-requirements.txt", skips.DEPENDENCIES),
         ("requirements-dev.txt", skips.DEPENDENCIES),
         ("evals/prompt.md", None),

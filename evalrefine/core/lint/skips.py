@@ -52,6 +52,13 @@ _DEPENDENCY_NAMES = ("requirements*.txt", "*-requirements*.txt", "*_requirements
 _FLAG_DIRS = {"solution", "solutions", "writeup", "writeups"}
 """A CTF challenge's reference solution and write-up live here (cybench: ``solution/writeup.md``)."""
 _FLAG_NAMES = ("flag", "flag.*", "flag_*.txt", "solution", "solution.*", "solution_*.*", "solutions.*", "answer_key*")
+TOOL_DATA = "tool resource (what a tool returns, not a prompt)"
+_TOOL_DIRS = re.compile(r"(?:.+[_-])?tools?")
+"""An agentic eval's tools and the documents they hand the agent (agentharm: ``harmful_tools/content/*.txt``)."""
+CHALLENGE = "challenge resource (a file the agent works on, not a prompt)"
+_CHALLENGE_DIRS = {"challenge", "challenges"}
+"""A CTF suite's challenges: source, banners, outputs the agent inspects (cybench: ``challenges/*/resources``);
+their prompts are in the suite's JSON, judged by its records."""
 _RESULT_NAMES = ("*result*", "*_scores.*", "scores.*", "summary.json", "metrics.json", "*leaderboard*")
 _RESULT_DIRS = {"results", "outputs", "output"}
 LFS_HEADER = "version https://git-lfs.github.com/spec/v1"
@@ -69,6 +76,10 @@ def classify(rel: Path) -> str | None:
         return DEPENDENCIES
     if any(fnmatch(name, pat) for pat in _FLAG_NAMES) or dirs & _FLAG_DIRS:
         return FLAG
+    if rel.suffix.lower() in _DOC_SUFFIXES and any(_TOOL_DIRS.fullmatch(d) for d in dirs):
+        return TOOL_DATA
+    if rel.suffix.lower() in _DOC_SUFFIXES and dirs & _CHALLENGE_DIRS:
+        return CHALLENGE
     if rel.suffix.lower() != ".eval" and (any(fnmatch(name, pat) for pat in _RESULT_NAMES) or dirs & _RESULT_DIRS):
         return RESULTS
     return None
