@@ -1,4 +1,4 @@
-"""The NumPy scoring engine as a backend: a first score in about a second instead of seven.
+"""The NumPy scoring engine as a backend: a first score in about two seconds instead of five.
 
 It renders and tokenizes exactly as transformers would (transformers' own chat-template renderer,
 which imports no torch, over the checkpoint's ``tokenizer.json`` read by the ``tokenizers`` library)
@@ -46,6 +46,8 @@ class FileTokenizer:
 
         config = _json(directory / "tokenizer_config.json")
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.tokenizer.no_truncation()  # as transformers does unless asked: a saved max_length must not cut a prompt
+        self.tokenizer.no_padding()
         self.special = {k: _text(config[k]) for k in _SPECIAL if config.get(k) is not None}
         jinja = directory / "chat_template.jinja"
         template = jinja.read_text(encoding="utf-8") if jinja.is_file() else config.get("chat_template")

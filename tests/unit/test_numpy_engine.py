@@ -161,6 +161,20 @@ def test_gradients_and_sampling_run_on_transformers_over_the_same_weights(tmp_pa
     assert backend.transformers_backend() is torch_backend  # loaded once
 
 
+def test_a_truncation_saved_in_tokenizer_json_cuts_nothing(tmp_path: Path) -> None:
+    """A tokenizer.json saved with truncation or padding on (common for encoders, possible for any)
+    tokenizes as transformers does without being asked: whole, unpadded."""
+    directory = save_tiny(tmp_path / "m")
+    data = json.loads((directory / "tokenizer.json").read_text())
+    data["truncation"] = {"max_length": 4, "strategy": "LongestFirst", "stride": 0, "direction": "Right"}
+    (directory / "tokenizer.json").write_text(json.dumps(data))
+    backend = load_backend(load_settings().model.model_copy(update={"name": str(directory)}), tmp_path)
+    assert isinstance(backend, NumpyBackend)
+    text = "Hello there, can you help me write an email to my landlord about the heater?"
+    assert backend.encode(text) == AutoTokenizer.from_pretrained(directory).encode(text, add_special_tokens=False)
+    assert len(backend.encode(text)) > 4
+
+
 def test_a_layer_check_stops_a_forward_pass(tmp_path: Path) -> None:
     directory = save_tiny(tmp_path / "m")
     backend = load_backend(load_settings().model.model_copy(update={"name": str(directory)}), tmp_path)
