@@ -15,6 +15,7 @@ checkpoint in safetensors, a tokenizer that transformers loads from ``tokenizer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -26,7 +27,7 @@ from typing import Any
 
 from evalrefine.backends.hf_tokenizer import HFChatTokenizer
 from evalrefine.backends.identity import weights_fingerprint
-from evalrefine.backends.numpy_llama import KV, NumpyLlama, unsupported
+from evalrefine.backends.numpy_llama import KV, NumpyLlama, Released, unsupported
 from evalrefine.config import ModelSettings
 from evalrefine.errors import ModelError
 
@@ -130,9 +131,10 @@ class NumpyBackend(HFChatTokenizer):
         return self._context
 
     def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
-        if self._torch is not None:
-            return list(self._torch.score_continuations(prefix, continuations))
-        return self.numpy_model.score(prefix, continuations)[0]
+        if self._torch is None:
+            with contextlib.suppress(Released):  # transformers took over meanwhile: it scores this one too
+                return self.numpy_model.score(prefix, continuations)[0]
+        return list(self.transformers_backend().score_continuations(prefix, continuations))
 
     def score_variants(
         self, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]]
@@ -146,8 +148,14 @@ class NumpyBackend(HFChatTokenizer):
             return []
         if self._torch is None and _bulk(prompts):
             self.transformers_backend()
-        if self._torch is not None:
-            return list(self._torch.score_variants(prompts, continuations))
+        if self._torch is None:
+            with contextlib.suppress(Released):  # transformers took over meanwhile: it scores these too
+                return self._numpy_variants(prompts, continuations)
+        return list(self.transformers_backend().score_variants(prompts, continuations))
+
+    def _numpy_variants(
+        self, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]]
+    ) -> list[list[list[float]]]:
         first, cache = self.numpy_model.score(prompts[0], continuations[0])
         out = [first]
         for prompt, conts in zip(prompts[1:], continuations[1:], strict=True):

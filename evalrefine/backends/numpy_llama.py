@@ -70,31 +70,50 @@ class Shape:
         )
 
 
+class Released(RuntimeError):
+    """The weights were let go (another engine took over) before this pass began."""
+
+
+Projection = tuple[Array, Array | None]
+"""A linear layer as an (input × output) matrix and its bias."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Everything a pass reads, held together so that one reference keeps a running pass whole."""
+
+    tensors: dict[str, Array]
+    layers: list[dict[str, Projection]]
+    head: Array
+
+    @classmethod
+    def of(cls, tensors: dict[str, Array], layers: int) -> Weights:
+        def projection(name: str) -> Projection:
+            # a transposed view, not a copy: copying every weight costs more load time than BLAS gains
+            return tensors[name + ".weight"].T, tensors.get(name + ".bias")
+
+        def layer(p: str) -> dict[str, Projection]:
+            attn, mlp = p + "self_attn.", p + "mlp."
+            names = {"q": attn + "q_proj", "k": attn + "k_proj", "v": attn + "v_proj", "o": attn + "o_proj"}
+            names |= {"gate": mlp + "gate_proj", "up": mlp + "up_proj", "down": mlp + "down_proj"}
+            return {key: projection(name) for key, name in names.items()}
+
+        head = tensors.get("lm_head.weight", tensors["model.embed_tokens.weight"])
+        return cls(tensors, [layer(f"model.layers.{i}.") for i in range(layers)], head)
+
+
 class NumpyLlama:
     """The weights of one Llama checkpoint and its forward pass."""
 
-    def __init__(self, config: dict[str, Any], weights: dict[str, Array]) -> None:
+    def __init__(self, config: dict[str, Any], tensors: dict[str, Array]) -> None:
         self.shape = Shape.of(config)
-        self.w = weights
-        self.head = weights.get("lm_head.weight", weights["model.embed_tokens.weight"])
+        self.weights: Weights | None = Weights.of(tensors, self.shape.layers)
+        """``None`` once :meth:`release` has let them go."""
         hd = self.shape.head_dim
         exponents = np.arange(0, hd, 2, dtype=np.int64).astype(np.float32) / np.float32(hd)
         self.inv_freq = (np.float32(1.0) / (np.float32(self.shape.theta) ** exponents)).astype(np.float32)
         self.checks: list[Callable[[], None]] = []
         """Called before every layer: a check may raise to stop a cancelled job mid-pass."""
-        self.layers = [self._projections(f"model.layers.{i}.") for i in range(self.shape.layers)]
-
-    def _projections(self, p: str) -> dict[str, tuple[Array, Array | None]]:
-        """One layer's projections as (input × output) matrices: transposed views, not copies (a copy
-        of every weight would cost more load time than BLAS gains from it)."""
-
-        def projection(name: str) -> tuple[Array, Array | None]:
-            return self.w[name + ".weight"].T, self.w.get(name + ".bias")
-
-        attn, mlp = p + "self_attn.", p + "mlp."
-        names = {"q": attn + "q_proj", "k": attn + "k_proj", "v": attn + "v_proj", "o": attn + "o_proj"}
-        names |= {"gate": mlp + "gate_proj", "up": mlp + "up_proj", "down": mlp + "down_proj"}
-        return {key: projection(name) for key, name in names.items()}
 
     @classmethod
     def load(cls, directory: Path) -> NumpyLlama:
@@ -124,8 +143,8 @@ class NumpyLlama:
 
     def release(self) -> None:
         """Let the weights go (another engine has taken over). A pass already running keeps the
-        arrays it holds; a later one raises."""
-        self.w, self.layers, self.head = {}, [], np.empty((0, 0), np.float32)
+        weights it holds; a later one raises :class:`Released`."""
+        self.weights = None
 
     # -- the forward pass ------------------------------------------------------------------------------
     def _norm(self, x: Array, weight: Array) -> Array:
@@ -144,12 +163,12 @@ class NumpyLlama:
         return np.asarray(x * cos + rotated * sin, dtype=np.float32)
 
     def forward(
-        self, ids: Sequence[int], positions: npt.NDArray[np.int64], bias: Array, past: KV | None
+        self, weights: Weights, ids: Sequence[int], positions: npt.NDArray[np.int64], bias: Array, past: KV | None
     ) -> tuple[Array, KV]:
         """Final hidden states of ``ids`` at ``positions`` and their keys/values per layer.
 
         ``bias`` is ``(len(ids), past + len(ids))``: 0 where a token may attend, ``-inf`` elsewhere."""
-        s, w, layers = self.shape, self.w, self.layers  # bound once: release() may run meanwhile
+        s, w, layers = self.shape, weights.tensors, weights.layers
         t = len(ids)
         group = s.heads // s.kv_heads
         x = w["model.embed_tokens.weight"][np.asarray(ids, dtype=np.int64)]
@@ -211,7 +230,9 @@ class NumpyLlama:
         """Per-token log-probs of each continuation after ``prompt``, and the prompt's keys/values.
 
         ``past`` holds the keys/values of ``prompt[:L]`` (a shared prefix); only the rest is computed."""
-        head = self.head  # bound before the pass: release() may run meanwhile
+        weights = self.weights  # one reference for the whole pass: release() may run meanwhile
+        if weights is None:
+            raise Released
         done = 0 if past is None else past[0][0].shape[1]
         if not 0 <= done < len(prompt):
             raise ValueError("the cached prefix must leave at least one prompt token to compute")
@@ -221,14 +242,14 @@ class NumpyLlama:
             ids += list(cont[:-1])
             positions += range(len(prompt), len(prompt) + len(cont) - 1)
         bias = self._packed_bias(len(prompt), done, continuations)
-        hidden, kv = self.forward(ids, np.asarray(positions, dtype=np.int64), bias, past)
+        hidden, kv = self.forward(weights, ids, np.asarray(positions, dtype=np.int64), bias, past)
         last = len(prompt) - done - 1
         wanted, targets = [], []
         for start, cont in zip(rows_of, continuations, strict=True):
             rows = [last, *range(start, start + len(cont) - 1)] if cont else []
             wanted += rows
             targets += list(cont)
-        flat = self.log_probs(head, hidden[wanted], targets) if wanted else []
+        flat = self.log_probs(weights.head, hidden[wanted], targets) if wanted else []
         out, at = [], 0
         for cont in continuations:
             out.append(flat[at : at + len(cont)])

@@ -161,6 +161,17 @@ def test_gradients_and_sampling_run_on_transformers_over_the_same_weights(tmp_pa
     assert backend.transformers_backend() is torch_backend  # loaded once
 
 
+def test_a_pass_that_finds_the_weights_released_is_scored_by_transformers(tmp_path: Path) -> None:
+    """Another thread may hand over to transformers between a check and a pass: that pass is not lost."""
+    directory, model = _llama_dir(tmp_path)
+    backend = load_backend(load_settings().model.model_copy(update={"name": str(directory)}), tmp_path)
+    assert isinstance(backend, NumpyBackend)
+    backend.numpy_model.release()  # as if transformers had just taken over, before backend._torch was set
+    prefix, conts = [1, 5, 9, 13, 17], [[3, 4], [7]]
+    _close(backend.score_continuations(prefix, conts), [naive_logprobs(model, prefix, c) for c in conts])
+    assert isinstance(backend._torch, HFLocalBackend)
+
+
 def test_a_truncation_saved_in_tokenizer_json_cuts_nothing(tmp_path: Path) -> None:
     """A tokenizer.json saved with truncation or padding on (common for encoders, possible for any)
     tokenizes as transformers does without being asked: whole, unpadded."""
@@ -249,7 +260,7 @@ def test_bulk_batches_move_to_transformers_and_attribution_variants_stay(tmp_pat
 
     unrelated = [tok.encode(text) for text in PROMPTS * 3]
     got_all = backend.score_variants(unrelated, [conts] * len(unrelated))
-    assert isinstance(backend._torch, HFLocalBackend) and backend.numpy_model.w == {}  # one copy of the weights
+    assert isinstance(backend._torch, HFLocalBackend) and backend.numpy_model.weights is None  # one copy
     for prompt, got in zip(unrelated, got_all, strict=True):
         _close(got, [naive_logprobs(model, prompt, c) for c in conts])
     _close(backend.score_continuations(base, conts), [naive_logprobs(model, base, c) for c in conts])
