@@ -122,8 +122,9 @@ class NumpyBackend(HFChatTokenizer):
     @property
     def fingerprint(self) -> str:
         """The fingerprint transformers' float32 SDPA forward of the same weights has. A fingerprint
-        names numbers, not code: this engine's log-probs match that forward within 2e-5 nats (tested),
-        as the torch strategies match each other, so cached scores and the shipped reference hold."""
+        names numbers, not code: this engine's log-probs match that forward within 1e-4 nats per token
+        (tested; 2.1e-5 measured), as the torch strategies match each other (1.1e-5), so cached
+        scores and the shipped reference hold under either."""
         return weights_fingerprint(self._identity, "float32", "sdpa")
 
     @property

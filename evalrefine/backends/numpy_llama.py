@@ -5,8 +5,9 @@ importing torch and transformers' model code takes ~5 s of single-threaded CPU b
 only needs a forward pass, so for the architectures this module knows (Llama: SmolLM2, TinyLlama,
 Llama 2/3 without rope scaling) the scores are computed here from the safetensors weights, in float32
 as transformers does on a CPU, with the log-softmax in float64 (as ``torch_scoring`` does).
-``tests/unit/test_numpy_engine.py`` holds every log-probability within 2e-5 nats of transformers'
-own forward pass on the embedded model and on random Llama configs (GQA, biases, untied head).
+``tests/unit/test_numpy_engine.py`` holds every log-probability within 1e-4 nats (2.1e-5 measured)
+of transformers' own forward pass on the embedded model and on random Llama configs (GQA, biases,
+untied head).
 
 The layout is ``torch_scoring``'s *packed* strategy: one pass over ``prompt + c1[:-1] + c2[:-1] …``
 in which each continuation sees the prompt and its own earlier tokens, with positions that restart

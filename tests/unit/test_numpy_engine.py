@@ -27,7 +27,7 @@ from tests.tiny import CHATML_PLAIN, naive_logprobs, save_tiny, tiny_model, tiny
 
 TOLERANCE = 1e-4
 """Per token, as every exactness test here: float32 rounding differs between the two engines'
-kernels (measured: at most 1.8e-5 nats on the embedded model, 1.1e-5 between torch's own strategies)."""
+kernels (measured: at most 2.1e-5 nats on the embedded model, 1.1e-5 between torch's own strategies)."""
 
 PROMPTS = [
     "hey can you help me rewrite this paragraph for my landlord? the heater is broken. thanks!!",
