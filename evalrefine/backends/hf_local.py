@@ -127,8 +127,12 @@ class HFLocalBackend(HFChatTokenizer):
         if attn_implementation != "auto":
             extra["attn_implementation"] = attn_implementation
         try:
-            model = AutoModelForCausalLM.from_pretrained(
-                str(source), local_files_only=local_files_only, dtype=resolve_dtype(dtype, dev), **extra
+            model, loading = AutoModelForCausalLM.from_pretrained(
+                str(source),
+                local_files_only=local_files_only,
+                dtype=resolve_dtype(dtype, dev),
+                output_loading_info=True,
+                **extra,
             )
         except (OSError, ValueError, ImportError) as exc:
             if attn_implementation != "auto" and _about_attention(exc):
@@ -140,9 +144,11 @@ class HFLocalBackend(HFChatTokenizer):
             raise ModelError(
                 f"cannot load model {source!s}: {_first_line(exc)}", "check the model name or path"
             ) from None
-        if any(p.is_meta for p in model.parameters()):  # weights the checkpoint did not hold: never score with them
+        missing = sorted(loading.get("missing_keys") or ())  # transformers would fill them with random values
+        if missing or any(p.is_meta for p in model.parameters()):  # never score with weights the file did not hold
+            named = f" ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})" if missing else ""
             raise ModelError(
-                f"cannot load model {source!s}: its checkpoint is missing weights",
+                f"cannot load model {source!s}: its checkpoint is missing weights{named}",
                 "delete that folder and run again (a converted GGUF is converted again; a hub model, downloaded again)",
             )
         if identity is None and Path(source).is_dir():

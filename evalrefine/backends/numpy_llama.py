@@ -88,7 +88,7 @@ class Weights:
     head: Array
 
     @classmethod
-    def of(cls, tensors: dict[str, Array], layers: int) -> Weights:
+    def of(cls, tensors: dict[str, Array], layers: int, tied: bool) -> Weights:
         def projection(name: str) -> Projection:
             # a transposed view, not a copy: copying every weight costs more load time than BLAS gains
             return tensors[name + ".weight"].T, tensors.get(name + ".bias")
@@ -99,7 +99,9 @@ class Weights:
             names |= {"gate": mlp + "gate_proj", "up": mlp + "up_proj", "down": mlp + "down_proj"}
             return {key: projection(name) for key, name in names.items()}
 
-        head = tensors.get("lm_head.weight", tensors["model.embed_tokens.weight"])
+        if not tied and "lm_head.weight" not in tensors:
+            raise ValueError("an untied output layer with no lm_head.weight")  # transformers would refuse it
+        head = tensors["model.embed_tokens.weight" if tied else "lm_head.weight"]  # as transformers ties it
         return cls(tensors, [layer(f"model.layers.{i}.") for i in range(layers)], head)
 
 
@@ -108,7 +110,8 @@ class NumpyLlama:
 
     def __init__(self, config: dict[str, Any], tensors: dict[str, Array]) -> None:
         self.shape = Shape.of(config)
-        self.weights: Weights | None = Weights.of(tensors, self.shape.layers)
+        tied = bool(config.get("tie_word_embeddings", False))  # LlamaConfig's default
+        self.weights: Weights | None = Weights.of(tensors, self.shape.layers, tied)
         """``None`` once :meth:`release` has let them go."""
         hd = self.shape.head_dim
         exponents = np.arange(0, hd, 2, dtype=np.int64).astype(np.float32) / np.float32(hd)

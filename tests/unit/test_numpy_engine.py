@@ -273,3 +273,20 @@ def test_a_broken_config_is_a_one_line_model_error(tmp_path: Path, content: str,
     with pytest.raises(ModelError, match=said) as caught:
         load_backend(load_settings().model.model_copy(update={"name": str(directory)}), tmp_path)
     assert "\n" not in str(caught.value) and "config.json" in str(caught.value)
+
+
+def test_an_untied_head_missing_from_the_checkpoint_is_not_replaced_by_the_embeddings(tmp_path: Path) -> None:
+    """Untied means the output layer is its own weight: where a checkpoint lacks it the NumPy engine
+    must not quietly use the input embeddings (transformers refuses the checkpoint instead)."""
+    from safetensors.numpy import load_file, save_file
+
+    directory, _ = _llama_dir(tmp_path)
+    assert json.loads((directory / "config.json").read_text()).get("tie_word_embeddings") is False
+    tensors = load_file(str(directory / "model.safetensors"))
+    del tensors["lm_head.weight"]
+    save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    settings = load_settings().model.model_copy(update={"name": str(directory)})
+    with pytest.raises(ModelError, match="missing weights"):
+        load_backend(settings, tmp_path)
+    with pytest.raises(ModelError, match="untied output layer"):
+        load_backend(settings.model_copy(update={"engine": "numpy"}), tmp_path)
