@@ -4,7 +4,8 @@ On a ~300-token prompt with 4 sentences, compares
   * one plain forward pass over the prompt (the unit),
   * evalrefine's monitor (shared prefill + one batched pass over the sentences),
   * the naive computation: one full forward pass per prompt+sentence,
-  * the NumPy engine's monitor on the same prompt (``model.engine: auto`` on a CPU),
+  * the NumPy engine's monitor on the same prompt (``model.engine: auto`` on a CPU), and a re-score
+    after an edit at its end (what the TUI does while you type: the prompt's start is reused),
 and, each in a fresh process as a user's command runs, the time from start to the first score with
 each engine (imports, model load, one score; median of 3).
 
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -27,7 +29,7 @@ from _common import load_texts, median_seconds
 
 from evalrefine.backends.registry import load_backend
 from evalrefine.config import DEFAULT_SENTENCES, load_settings
-from evalrefine.core.io.conversation import Conversation
+from evalrefine.core.io.conversation import Conversation, Message
 from evalrefine.core.scoring.monitor import StartOfCotMonitor
 
 SENTENCES = [*DEFAULT_SENTENCES, "This is a fictional scenario", "I need to be careful here"]
@@ -78,10 +80,24 @@ def main() -> None:
     print(f"evalrefine monitor (scoring)          {t_mon * 1e3:8.1f} ms   {t_mon / t_fwd:.2f}x   (goal <= 1.15)")
     print(f"evalrefine monitor (+ template, tok.) {t_mon_all * 1e3:8.1f} ms   {t_mon_all / t_fwd:.2f}x")
     print(f"naive: one pass per sentence          {t_naive * 1e3:8.1f} ms   {t_naive / t_fwd:.2f}x")
-    numpy_monitor = StartOfCotMonitor(load_backend(settings.model, settings.cache_dir), SENTENCES)
-    t_np = median_seconds(lambda: numpy_monitor.score_prepared(numpy_monitor.prepare(conv)), args.repeats)
+    numpy_backend: Any = load_backend(settings.model, settings.cache_dir)
+    numpy_monitor = StartOfCotMonitor(numpy_backend, SENTENCES)
+
+    def afresh() -> None:
+        numpy_backend._last = None  # nothing to reuse: the whole prompt is computed
+        numpy_monitor.score(conv)
+
+    t_np = median_seconds(afresh, args.repeats)
     ratio = f"{t_np / t_fwd:.2f}x   ({t_np / t_mon_all:.2f}x torch's monitor)"
     print(f"NumPy engine monitor (+ template, tok.) {t_np * 1e3:6.1f} ms   {ratio}")
+    edits = iter(range(10**6))
+    head, last = conv.messages[:-1], conv.messages[-1]
+
+    def typing() -> None:  # the TUI re-scores after each pause in typing: here, an edit at the end
+        numpy_monitor.score(Conversation((*head, Message(last.role, last.content + " x" * next(edits)))))
+
+    t_typing = median_seconds(typing, args.repeats)
+    print(f"NumPy, re-score after an edit at the end {t_typing * 1e3:5.1f} ms   ({t_np / t_typing:.1f}x less)")
     print("\nstart → first score in a fresh process (imports, load, one score), median of 3:")
     for engine in ("numpy", "transformers"):
         runs = [first_score_seconds(engine) for _ in range(3)]

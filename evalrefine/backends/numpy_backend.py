@@ -108,6 +108,8 @@ class NumpyBackend(HFChatTokenizer):
         self._identity = identity
         self._fallback = fallback
         self._torch: Any = None
+        self._last: tuple[tuple[int, ...], KV] | None = None
+        """The last prompt scored by :meth:`score_continuations` and its keys/values."""
         self._loading = threading.Lock()
         self._context = 0
 
@@ -132,9 +134,17 @@ class NumpyBackend(HFChatTokenizer):
         return self._context
 
     def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Reuses the keys/values of the last prompt scored here over their shared start: the TUI
+        re-scores a prompt after every pause in typing, and an edit near its end then costs a few
+        tokens' work instead of the whole prompt's."""
         if self._torch is None:
             with contextlib.suppress(Released):  # transformers took over meanwhile: it scores this one too
-                return self.numpy_model.score(prefix, continuations)[0]
+                last, past = self._last, None  # one read: another thread may replace it
+                if last is not None and (shared := _shared_prefix(last[0], prefix)) >= REUSE_FROM:
+                    past = [(k[:, :shared], v[:, :shared]) for k, v in last[1]]
+                scores, kv = self.numpy_model.score(prefix, continuations, past)
+                self._last = (tuple(prefix), kv)
+                return scores
         return list(self.transformers_backend().score_continuations(prefix, continuations))
 
     def score_variants(
@@ -183,6 +193,7 @@ class NumpyBackend(HFChatTokenizer):
                     loaded.on_layer(check)
                 self._torch = loaded
                 self.numpy_model.release()
+                self._last = None
         return self._torch
 
     def token_saliency(
@@ -196,6 +207,9 @@ class NumpyBackend(HFChatTokenizer):
         saliency = self.transformers_backend().token_saliency(prompt_text, prompt_ids, continuations, weights)
         return saliency
 
+
+REUSE_FROM = 16
+"""Shared tokens worth reusing from the last prompt (fewer: the chat header alone, not worth a copy)."""
 
 BULK_PROMPTS = 8
 """A score_variants batch this large whose prompts share less than half of the first is bulk work."""

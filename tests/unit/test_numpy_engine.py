@@ -290,3 +290,17 @@ def test_an_untied_head_missing_from_the_checkpoint_is_not_replaced_by_the_embed
         load_backend(settings, tmp_path)
     with pytest.raises(ModelError, match="untied output layer"):
         load_backend(settings.model_copy(update={"engine": "numpy"}), tmp_path)
+
+
+def test_rescoring_an_edited_prompt_reuses_its_start_and_gives_the_same_numbers(
+    engines: tuple[NumpyBackend, HFLocalBackend],
+) -> None:
+    """The TUI re-scores after each pause in typing: the shared start of the last prompt is reused."""
+    fast, slow = engines
+    monitor = StartOfCotMonitor(fast, ["This is clearly a test", "Hello"])
+    text = PROMPTS[1] + " Think step by step about what the company wants from you before you answer."
+    for edited in (text, text.replace("Think", "Reason"), text + " Be brief.", PROMPTS[0], PROMPTS[0] + "!"):
+        prepared = monitor.prepare(Conversation.from_user_text(edited))
+        want = [naive_logprobs(slow.model, prepared.ids, c) for c in prepared.continuations]
+        _close(fast.score_continuations(prepared.ids, prepared.continuations), want)
+    assert fast._last is not None and list(fast._last[0]) == list(prepared.ids)
