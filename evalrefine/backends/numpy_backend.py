@@ -23,13 +23,17 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalrefine.backends.hf_tokenizer import HFChatTokenizer
 from evalrefine.backends.identity import weights_fingerprint
 from evalrefine.backends.numpy_llama import KV, NumpyLlama, Released, unsupported
 from evalrefine.config import ModelSettings
+from evalrefine.core.scoring.protocols import shared_prefix
 from evalrefine.errors import ModelError
+
+if TYPE_CHECKING:  # the transformers side imports torch: only when it is loaded
+    from evalrefine.backends.hf_local import HFLocalBackend
 
 _SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _AS_IS = ("TokenizersBackend", "PreTrainedTokenizerFast")
@@ -100,26 +104,27 @@ class NumpyBackend(HFChatTokenizer):
     """A Llama checkpoint scored by :class:`NumpyLlama` (a ``ScoringBackend`` and ``GradientScorer``)."""
 
     def __init__(
-        self, model: NumpyLlama, tokenizer: FileTokenizer, name: str, identity: str, fallback: Callable[[], Any]
+        self,
+        model: NumpyLlama,
+        tokenizer: FileTokenizer,
+        name: str,
+        identity: str,
+        fallback: Callable[[], HFLocalBackend],
     ) -> None:
         self.numpy_model = model
         self.tokenizer = tokenizer
         self._name = name
         self._identity = identity
         self._fallback = fallback
-        self._torch: Any = None
+        self._torch: HFLocalBackend | None = None
         self._last: tuple[tuple[int, ...], KV] | None = None
         """The last prompt scored by :meth:`score_continuations` and its keys/values."""
         self._loading = threading.Lock()
-        self._context = 0
 
     @classmethod
-    def load(cls, directory: Path, name: str, identity: str, fallback: Callable[[], Any]) -> NumpyBackend:
+    def load(cls, directory: Path, name: str, identity: str, fallback: Callable[[], HFLocalBackend]) -> NumpyBackend:
         """Raises ValueError where the checkpoint needs transformers after all (bfloat16 weights)."""
-        backend = cls(NumpyLlama.load(directory), FileTokenizer(directory), name, identity, fallback)
-        config = _json(directory / "config.json")
-        backend._context = int(config.get("max_position_embeddings") or backend.tokenizer.model_max_length)
-        return backend
+        return cls(NumpyLlama.load(directory), FileTokenizer(directory), name, identity, fallback)
 
     @property
     def fingerprint(self) -> str:
@@ -131,7 +136,7 @@ class NumpyBackend(HFChatTokenizer):
 
     @property
     def context_length(self) -> int:
-        return self._context
+        return self.numpy_model.shape.max_positions or self.tokenizer.model_max_length
 
     def score_continuations(self, prefix: Sequence[int], continuations: Sequence[Sequence[int]]) -> list[list[float]]:
         """Reuses the keys/values of the last prompt scored here over their shared start: the TUI
@@ -140,7 +145,7 @@ class NumpyBackend(HFChatTokenizer):
         if self._torch is None:
             with contextlib.suppress(Released):  # transformers took over meanwhile: it scores this one too
                 last, past = self._last, None  # one read: another thread may replace it
-                if last is not None and (shared := _shared_prefix(last[0], prefix)) >= REUSE_FROM:
+                if last is not None and (shared := shared_prefix(last[0], prefix)) >= REUSE_FROM:
                     past = [(k[:, :shared], v[:, :shared]) for k, v in last[1]]
                 scores, kv = self.numpy_model.score(prefix, continuations, past)
                 self._last = (tuple(prefix), kv)
@@ -170,7 +175,7 @@ class NumpyBackend(HFChatTokenizer):
         first, cache = self.numpy_model.score(prompts[0], continuations[0])
         out = [first]
         for prompt, conts in zip(prompts[1:], continuations[1:], strict=True):
-            shared = _shared_prefix(prompts[0], prompt)
+            shared = shared_prefix(prompts[0], prompt)
             past: KV | None = [(k[:, :shared], v[:, :shared]) for k, v in cache] if shared else None
             out.append(self.numpy_model.score(prompt, conts, past)[0])
         return out
@@ -182,19 +187,20 @@ class NumpyBackend(HFChatTokenizer):
         if self._torch is not None:
             self._torch.on_layer(check)
 
-    def transformers_backend(self) -> Any:
+    def transformers_backend(self) -> HFLocalBackend:
         """The same checkpoint loaded with transformers (once), for gradients, sampling and bulk work.
         From then on it scores everything (it is as fast or faster once loaded) and the NumPy copy of
         the weights is let go, so a session never holds the model twice for long."""
         with self._loading:  # two jobs asking at once get one model
-            if self._torch is None:
-                loaded = self._fallback()
+            torch_side = self._torch
+            if torch_side is None:
+                torch_side = self._fallback()
                 for check in self.numpy_model.checks:
-                    loaded.on_layer(check)
-                self._torch = loaded
+                    torch_side.on_layer(check)
+                self._torch = torch_side
                 self.numpy_model.release()
                 self._last = None
-        return self._torch
+            return torch_side
 
     def token_saliency(
         self,
@@ -203,9 +209,7 @@ class NumpyBackend(HFChatTokenizer):
         continuations: Sequence[Sequence[int]],
         weights: Callable[[list[list[float]]], Sequence[float]],
     ) -> tuple[list[tuple[int, int, float]], list[list[float]]]:
-        saliency: tuple[list[tuple[int, int, float]], list[list[float]]]
-        saliency = self.transformers_backend().token_saliency(prompt_text, prompt_ids, continuations, weights)
-        return saliency
+        return self.transformers_backend().token_saliency(prompt_text, prompt_ids, continuations, weights)
 
 
 REUSE_FROM = 16
@@ -218,18 +222,8 @@ BULK_PROMPTS = 8
 def _bulk(prompts: Sequence[Sequence[int]]) -> bool:
     if len(prompts) < BULK_PROMPTS:
         return False
-    shared = sum(_shared_prefix(prompts[0], p) for p in prompts[1:]) / (len(prompts) - 1)
+    shared = sum(shared_prefix(prompts[0], p) for p in prompts[1:]) / (len(prompts) - 1)
     return shared < len(prompts[0]) / 2
-
-
-def _shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Tokens ``b`` shares with the start of ``a``, leaving at least ``b``'s last token to compute."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return min(n, len(b) - 1)
 
 
 def gpu_visible() -> bool:

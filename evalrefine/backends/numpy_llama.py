@@ -56,6 +56,8 @@ class Shape:
     head_dim: int
     eps: float
     theta: float
+    max_positions: int
+    """``max_position_embeddings`` (0 if the config has none): the context length."""
 
     @classmethod
     def of(cls, config: dict[str, Any]) -> Shape:
@@ -68,6 +70,7 @@ class Shape:
             head_dim=int(config.get("head_dim") or int(config["hidden_size"]) // heads),
             eps=float(config.get("rms_norm_eps", 1e-6)),
             theta=float(rope.get("rope_theta", config.get("rope_theta", 10000.0))),
+            max_positions=int(config.get("max_position_embeddings") or 0),
         )
 
 

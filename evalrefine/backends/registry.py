@@ -11,10 +11,14 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalrefine.config import ModelSettings
 from evalrefine.core.scoring.protocols import ScoringBackend
 from evalrefine.errors import ModelError
+
+if TYPE_CHECKING:  # imports torch: only when a model loads on transformers
+    from evalrefine.backends.hf_local import HFLocalBackend
 
 
 def load_backend(
@@ -29,7 +33,7 @@ def load_backend(
     def load(
         source: str | Path, display: str | None = None, local_files_only: bool = True, identity: str | None = None
     ) -> ScoringBackend:
-        def with_transformers() -> ScoringBackend:
+        def with_transformers() -> HFLocalBackend:
             from evalrefine.backends.hf_local import HFLocalBackend  # torch: only once it is needed
 
             return HFLocalBackend.load(
@@ -105,7 +109,7 @@ def _numpy_engine(
     directory: Path,
     name: str,
     identity: str | None,
-    fallback: Callable[[], ScoringBackend],
+    fallback: Callable[[], HFLocalBackend],
 ) -> ScoringBackend | None:
     """The NumPy engine for ``directory`` where ``model.engine`` and the model allow it, else ``None``."""
     from evalrefine.backends.identity import directory_identity

@@ -36,6 +36,8 @@ from typing import Any, Literal
 
 import torch
 
+from evalrefine.core.scoring.protocols import shared_prefix
+
 Strategy = Literal["packed", "cached"]
 Masks = Any
 """A 4-D mask (tensor or flex ``BlockMask``), or a dict of them keyed by layer type."""
@@ -218,15 +220,6 @@ def score_packed(model: Any, prefix: Sequence[int], continuations: Sequence[Sequ
     return _run_packed(model, [(prefix, 0, continuations)], None, 0)[0]
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def score_variants_packed(
     model: Any,
     prompts: Sequence[Sequence[int]],
@@ -240,7 +233,7 @@ def score_variants_packed(
     from transformers import DynamicCache
 
     base = prompts[0]
-    shared = [min(_common_prefix(base, p), len(p) - 1) for p in prompts]
+    shared = [shared_prefix(base, p) for p in prompts]
     top = max(shared)
     cache = None
     if top > 0:

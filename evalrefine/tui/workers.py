@@ -161,10 +161,14 @@ def _until_cancelled(events: Iterable[T], cancel: threading.Event) -> Iterable[T
         yield event
 
 
-def _loaded_unless_cancelled(load: Callable[[], object], cancel: threading.Event) -> bool:
-    """Run ``load`` (which no check can interrupt) in a daemon thread, waiting for it or for Esc: a
-    cancelled job returns at once and the load finishes in the background, ready for the next job.
-    A failed load is not reported here: the job's own call of it raises the error again."""
+def _torch_side_ready(session: Session, cancel: threading.Event) -> bool:
+    """Load the transformers side of the NumPy engine (gradients and sampling run there; no check can
+    interrupt a load) in a daemon thread, waiting for it or for Esc: a cancelled job returns at once
+    and the load finishes in the background, ready for the next job. Any other backend is ready. A
+    failed load is not reported here: the job's own call of it raises the error again."""
+    load = getattr(session.backend, "transformers_backend", None)
+    if not callable(load):
+        return True
     done = threading.Event()
 
     def run() -> None:
@@ -205,8 +209,7 @@ def warm(post: Post, cancel: threading.Event, session: Session) -> None:
 def explain(
     post: Post, cancel: threading.Event, session: Session, conversation: Conversation, method: str, granularity: str
 ) -> None:
-    gradient_model = getattr(session.backend, "transformers_backend", None)  # gradients run on torch
-    if method == "gradient" and callable(gradient_model) and not _loaded_unless_cancelled(gradient_model, cancel):
+    if method == "gradient" and not _torch_side_ready(session, cancel):
         return
     _failed(post, "explain", lambda: post(Explained(session.explain(conversation, method, granularity), conversation)))
 
@@ -228,8 +231,7 @@ def verify(
     post: Post, cancel: threading.Event, session: Session, original: Conversation, current: Conversation
 ) -> None:
     def job() -> None:
-        sampling_model = getattr(session.backend, "transformers_backend", None)  # the NumPy engine samples on torch
-        if callable(sampling_model) and not _loaded_unless_cancelled(sampling_model, cancel):
+        if not _torch_side_ready(session, cancel):
             return
         for step in _until_cancelled(session.verify(original, current, cancel), cancel):
             post(Verified(step))

@@ -13,9 +13,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from textual.widgets import DataTable, Static, TextArea
@@ -233,10 +235,13 @@ def test_esc_during_a_model_load_returns_at_once_and_the_load_finishes_for_the_n
         time.sleep(1.0)
         loaded.set()
 
+    def session_on(load: Callable[[], None]) -> Session:  # a session whose backend has a transformers side
+        return cast(Session, SimpleNamespace(backend=SimpleNamespace(transformers_backend=load)))
+
     cancel = threading.Event()
     threading.Timer(0.1, cancel.set).start()
     began = time.perf_counter()
-    assert workers._loaded_unless_cancelled(slow_load, cancel) is False
+    assert workers._torch_side_ready(session_on(slow_load), cancel) is False
     assert time.perf_counter() - began < 0.5 and not loaded.is_set()
     assert loaded.wait(5)  # the load went on in the background
-    assert workers._loaded_unless_cancelled(lambda: None, threading.Event()) is True
+    assert workers._torch_side_ready(session_on(lambda: None), threading.Event()) is True

@@ -82,6 +82,17 @@ class ContinuationScorer(Protocol):
         ...
 
 
+def shared_prefix(base: Sequence[int], prompt: Sequence[int]) -> int:
+    """How many leading tokens ``prompt`` shares with ``base`` and can take from its cache, leaving at
+    least ``prompt``'s last token to compute (its hidden state predicts the first forced token)."""
+    n = 0
+    for x, y in zip(base, prompt, strict=False):
+        if x != y:
+            break
+        n += 1
+    return min(n, len(prompt) - 1)
+
+
 @runtime_checkable
 class ScoringBackend(ChatTokenizer, ContinuationScorer, Protocol):
     """A model the monitor can use: a chat tokenizer plus a continuation scorer."""
