@@ -58,6 +58,11 @@ class SpanRow:
         """The sum of the copies' effects (one copy: its effect)."""
         return sum(c.effect for c in self.copies)
 
+    @property
+    def copies_note(self) -> str:
+        """`` (3 copies)`` after a repeated span's text; nothing for a span that occurs once."""
+        return f" ({len(self.copies)} copies)" if len(self.copies) > 1 else ""
+
 
 def merge_spans(effects: list[SpanEffect]) -> list[SpanRow]:
     """One row per distinct span text (whitespace-insensitive), by decreasing summed effect."""
@@ -85,8 +90,7 @@ def describe(row: SpanRow, method: str, units: str) -> str:
     """One line in console markup (rich tables and Textual data tables parse it): the author's span
     text is escaped, so a prompt holding ``[/INST]`` is shown, not parsed."""
     snippet = row.text if len(row.text) <= 60 else row.text[:57] + "…"
-    copies = f" ({len(row.copies)} copies)" if len(row.copies) > 1 else ""
-    return f"'{escape(snippet)}'{copies}: {escape(effect_words(method, row.effect, units))}"
+    return f"'{escape(snippet)}'{row.copies_note}: {escape(effect_words(method, row.effect, units))}"
 
 
 def explanation(result: Attribution, conversation: Conversation, top: int = 5) -> Group:

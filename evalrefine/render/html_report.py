@@ -137,7 +137,7 @@ def heatmap_html(result: Attribution, conversation: Conversation, top: int = 3) 
     ranked = [row for row in merge_spans(result.ranked())[:top] if row.effect > 0]
     if ranked:
         items = "".join(
-            f"<li>“{_h(_preview(row.text, 80))}”{f' ({len(row.copies)} copies)' if len(row.copies) > 1 else ''}: "
+            f"<li>“{_h(_preview(row.text, 80))}”{row.copies_note}: "
             f"{_h(effect_words(result.method, row.effect, result.units))}</li>"
             for row in ranked
         )
