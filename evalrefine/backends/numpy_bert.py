@@ -66,8 +66,10 @@ class NumpyBert:
         self.w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in raw.items()}
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.no_padding()
-        limit = int(_json(directory / "sentence_bert_config.json").get("max_seq_length", 512))
-        self.tokenizer.enable_truncation(min(limit, int(config["max_position_embeddings"])))
+        positions = int(config["max_position_embeddings"])
+        settings = directory / "sentence_bert_config.json"  # optional: without it the model's own limit holds
+        limit = int(_json(settings).get("max_seq_length") or positions) if settings.is_file() else positions
+        self.tokenizer.enable_truncation(min(limit, positions))
 
     def ids(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text).ids)

@@ -83,3 +83,10 @@ def test_the_guard_embedder_imports_no_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.split() == ["384", "False"]
+
+
+def test_a_folder_without_sentence_bert_config_truncates_at_the_models_positions(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(find_embedding_model(), folder)
+    (folder / "sentence_bert_config.json").unlink()
+    assert len(NumpyBert(folder).ids("word " * 700)) == 512  # max_position_embeddings
